@@ -1,0 +1,36 @@
+# cn_seg: the two commands of README.md. Each sets up its own environment on first use.
+PY ?= python3
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PIP := $(PYTHON) -m pip
+STAMP := $(VENV)/.cn_seg-installed
+PYTEST_ARGS ?= -q
+
+.PHONY: env test demo bench clean-env
+
+env: $(STAMP)
+
+# torch must be installed before mmcv, and mmcv is built against it without build
+# isolation (otherwise pip puts a CUDA torch into the build environment); see README.md.
+$(STAMP): setup.py Makefile
+	test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0 'setuptools>=77,<81' wheel ninja numpy
+	MAX_JOBS=2 $(PIP) install --no-build-isolation mmcv==2.1.0
+	$(PIP) install -q mmengine==0.10.7 mmsegmentation==1.2.2 opencv-python ftfy regex \
+		scipy tqdm matplotlib pytest
+	$(PIP) install -q --no-build-isolation --no-deps -e .
+	touch $@
+
+test: $(STAMP)
+	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	bash tools/demo.sh
+
+bench: $(STAMP)
+	$(PYTHON) benchmarks/bench_cn_layer.py
+	$(PYTHON) benchmarks/bench_train_step.py
+
+clean-env:
+	rm -rf $(VENV)

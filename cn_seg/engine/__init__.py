@@ -1,0 +1,1 @@
+"""cn_seg.engine."""
