@@ -1,1 +1,4 @@
-"""cn_seg.engine."""
+"""Engine: Runner hooks."""
+from .hooks import DomainRoutingHook
+
+__all__ = ['DomainRoutingHook']

@@ -1,0 +1,4 @@
+"""Runner hooks."""
+from .domain_routing_hook import DomainRoutingHook
+
+__all__ = ['DomainRoutingHook']

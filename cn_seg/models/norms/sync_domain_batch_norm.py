@@ -1,0 +1,148 @@
+"""Per-domain batch norm synchronized across processes (CN over SyncBN).
+
+The statistics of domain k are those of all of domain k's samples on all ranks
+of the process group, so a distributed run equals single-process CN on the
+concatenated global batch. Every domain's (count, sum, sum of squares) travels
+in one ``all_reduce`` in the forward pass and every domain's gradient sums in
+one ``all_reduce`` in the backward pass, whatever each rank's batch holds: a
+rank without some domain still takes part with zeros, so no rank waits on a
+collective another rank skips. Plain ``torch.distributed`` collectives work on
+gloo (CPU) and NCCL (GPU) alike; ``torch.nn.SyncBatchNorm`` refuses CPU tensors.
+"""
+from typing import List, Optional
+
+import torch
+import torch.distributed as dist
+
+from .domain_batch_norm import _acc, _native_bn, _native_bn_backward, \
+    bank_momentum, _row
+from .domain_route import Segment
+
+
+def sync_world(group=None) -> int:
+    """Number of processes statistics are synchronized over (1 if none)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return 1
+    return dist.get_world_size(group)
+
+
+def _reduce_dims(x: torch.Tensor) -> List[int]:
+    return [0] + list(range(2, x.dim()))
+
+
+class SyncDomainBatchNormFunction(torch.autograd.Function):
+    """Training-mode per-domain batch norm with statistics over all ranks."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var,
+                num_batches_tracked, segments, num_domains, momentum, eps,
+                update_stats, group):
+        x = x.contiguous()
+        c = x.shape[1]
+        # float64 keeps E[x^2] - E[x]^2 exact enough after the reduction.
+        stats = torch.zeros(num_domains, 2 * c + 1, dtype=torch.float64,
+                            device=x.device)
+        for k, start, end in segments:
+            xs = x[start:end]
+            n = xs.numel() // c
+            var, mean = torch.var_mean(xs, dim=_reduce_dims(xs), correction=0)
+            stats[k, :c] = mean.double() * n
+            stats[k, c:2 * c] = (var.double() + mean.double()**2) * n
+            stats[k, 2 * c] = n
+        dist.all_reduce(stats, group=group)
+        count = stats[:, 2 * c]
+        mean64 = stats[:, :c] / count.clamp(min=1)[:, None]
+        var64 = (stats[:, c:2 * c] / count.clamp(min=1)[:, None] -
+                 mean64**2).clamp(min=0)
+        acc = _acc(x)
+        mean, var = mean64.to(acc), var64.to(acc)
+        out = torch.empty_like(x)
+        empty = x.new_empty(0, dtype=acc)
+        for k, start, end in segments:
+            _native_bn.out(x[start:end], _row(weight, k), _row(bias, k),
+                           mean[k], var[k], False, 0.0, eps,
+                           out=out[start:end], save_mean=empty,
+                           save_invstd=empty)
+        if update_stats and running_mean is not None:
+            for k, n in enumerate(count.tolist()):
+                if n > 0:
+                    f = bank_momentum(num_batches_tracked, k, momentum)
+                    unbiased = var64[k] * (n / max(n - 1, 1))
+                    running_mean[k].mul_(1 - f).add_(mean64[k].to(acc) * f)
+                    running_var[k].mul_(1 - f).add_(unbiased.to(acc) * f)
+        ctx.segments, ctx.eps, ctx.group = segments, eps, group
+        ctx.save_for_backward(x, weight, mean, var, count.to(acc))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, mean, var, count = ctx.saved_tensors
+        grad_out = grad_out.contiguous()
+        t, c = mean.shape
+        # Per domain: sum(dy) and sum(dy * x_hat) over this rank's samples.
+        sums = torch.zeros(t, 2 * c, dtype=mean.dtype, device=x.device)
+        for k, start, end in ctx.segments:
+            _, sum_dy_xhat, sum_dy = _native_bn_backward(
+                grad_out[start:end], x[start:end], None, mean[k], var[k],
+                None, None, False, ctx.eps, [False, True, True])
+            sums[k, :c] = sum_dy
+            sums[k, c:] = sum_dy_xhat
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        # Parameter gradients are this rank's share, as for SyncBatchNorm:
+        # the data-parallel wrapper reduces them like any other parameter.
+        grad_w = sums[:, c:].clone().to(weight.dtype) if need_w else None
+        grad_b = sums[:, :c].clone().to(weight.dtype) if need_b else None
+        dist.all_reduce(sums, group=ctx.group)
+        grad_x = None
+        if need_x:
+            grad_x = torch.empty_like(x)
+            n = count.clamp(min=1)[:, None]
+            invstd = torch.rsqrt(var + ctx.eps)
+            w_invstd = invstd if weight is None else invstd * weight
+            mean_dy, mean_dy_xhat = sums[:, :c] / n, sums[:, c:] / n
+            # dx = w*invstd*(dy - mean(dy) - x_hat*mean(dy*x_hat)), per channel
+            # an affine map of dy and x: a*dy + b*x + d.
+            b = -w_invstd * invstd * mean_dy_xhat
+            d = -w_invstd * mean_dy - b * mean
+            for k, start, end in ctx.segments:
+                view = (1, c) + (1, ) * (x.dim() - 2)
+                gx = grad_x[start:end]
+                torch.addcmul(d[k].view(view), x[start:end], b[k].view(view),
+                              out=gx)
+                gx.addcmul_(grad_out[start:end], w_invstd[k].view(view))
+        return (grad_x, grad_w, grad_b) + (None, ) * 9
+
+
+def sync_domain_batch_norm(x: torch.Tensor, segments: List[Segment],
+                           weight: Optional[torch.Tensor],
+                           bias: Optional[torch.Tensor],
+                           running_mean: Optional[torch.Tensor],
+                           running_var: Optional[torch.Tensor],
+                           num_batches_tracked: Optional[torch.Tensor],
+                           momentum: Optional[float], eps: float,
+                           update_stats: bool, num_domains: int,
+                           group=None) -> torch.Tensor:
+    """Per-domain batch norm with every domain's statistics over all ranks.
+
+    Args:
+        x (torch.Tensor): This rank's input ``(N, C, ...)`` in domain order.
+        segments (list[tuple[int, int, int]]): This rank's ``(domain, start,
+            end)`` slices (domains absent here are simply not listed).
+        weight, bias (torch.Tensor, optional): Per-domain affine ``(t, C)``.
+        running_mean, running_var (torch.Tensor, optional): ``(t, C)``,
+            updated in place for every domain present on any rank.
+        num_batches_tracked (torch.Tensor, optional): ``(t,)`` counters.
+        momentum (float, optional): Running-average momentum.
+        eps (float): Added to the variance.
+        update_stats (bool): Whether to update running statistics.
+        num_domains (int): Number of banks t (the size of the reduction).
+        group (ProcessGroup, optional): Group to synchronize over; the
+            default group if None.
+
+    Returns:
+        torch.Tensor: The normalized input, same shape and order as ``x``.
+    """
+    return SyncDomainBatchNormFunction.apply(x, weight, bias, running_mean,
+                                             running_var, num_batches_tracked,
+                                             segments, num_domains, momentum,
+                                             eps, update_stats, group)

@@ -1,0 +1,131 @@
+"""CN inside mmseg models: naming, checkpoints, ResNet options, optimizers."""
+import copy
+
+import pytest
+import torch
+from mmcv.cnn import build_norm_layer
+from mmengine.model import revert_sync_batchnorm
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope, init_default_scope
+from mmseg.registry import MODELS
+from torch import nn
+
+from cn_seg import ConsistentNorm, domain_routing
+from cn_seg.engine.hooks.domain_routing_hook import _check_not_converted
+
+CN = dict(type='CN', num_domains=2, norm_cfg=dict(type='BN'),
+          requires_grad=True)
+
+
+def _resnet(norm_cfg, **kwargs):
+    cfg = dict(type='ResNetV1c', depth=18, base_channels=8, stem_channels=8,
+               norm_cfg=norm_cfg, out_indices=(3, ), **kwargs)
+    return MODELS.build(cfg)
+
+
+def test_registered_as_cn_and_named_bn_in_any_scope():
+    for scope in ('mmseg', 'mmengine', 'mmdet'):
+        with DefaultScope.overwrite_default_scope(scope):
+            name, layer = build_norm_layer(CN, 8, postfix=1)
+            assert name == 'bn1' and isinstance(layer, ConsistentNorm)
+    init_default_scope('mmseg')
+    assert MODELS.get('ConsistentNorm') is ConsistentNorm
+
+
+def test_resnet_keys_match_the_plain_model():
+    plain, cn = _resnet(dict(type='BN')), _resnet(CN)
+    assert list(plain.state_dict()) == list(cn.state_dict())
+
+
+def test_plain_checkpoint_fills_every_bank_and_cn_checkpoint_round_trips():
+    plain, cn = _resnet(dict(type='BN')), _resnet(CN)
+    with torch.no_grad():
+        for t in list(plain.parameters()) + list(plain.buffers()):
+            t.copy_(torch.rand_like(t.float()).to(t.dtype) * 5)
+    result = cn.load_state_dict(plain.state_dict(), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    for key, value in plain.state_dict().items():
+        loaded = cn.state_dict()[key]
+        if loaded.shape != value.shape:  # a bank dimension in front
+            for k in range(2):
+                torch.testing.assert_close(loaded[k], value)
+        else:
+            torch.testing.assert_close(loaded, value)
+    # Make the banks differ, save, load into a fresh CN model: exact.
+    with torch.no_grad():
+        cn.stem[1].weight[1] += 1
+        cn.layer1[0].bn1.running_mean[0] -= 2
+    fresh = _resnet(CN)
+    result = fresh.load_state_dict(copy.deepcopy(cn.state_dict()), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    for key, value in cn.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key
+
+
+def test_mmengine_checkpoint_loader_reports_no_key_noise(tmp_path):
+    from mmengine.logging import MMLogger
+    from mmengine.runner import load_checkpoint
+    plain, cn = _resnet(dict(type='BN')), _resnet(CN)
+    path = tmp_path / 'plain.pth'
+    torch.save({'state_dict': plain.state_dict()}, path)
+    logger = MMLogger.get_instance('cn_test_load', log_level='WARNING')
+    messages = []
+    logger.warning = messages.append
+    load_checkpoint(cn, str(path), logger=logger, strict=False)
+    assert not any('missing' in m or 'unexpected' in m for m in messages)
+
+
+def test_requires_grad_false_and_norm_eval_and_frozen_stages():
+    frozen = dict(CN, requires_grad=False)
+    model = _resnet(frozen, norm_eval=True, frozen_stages=1)
+    model.train()  # mmseg's ResNet.train() returns None
+    cns = [m for m in model.modules() if isinstance(m, ConsistentNorm)]
+    assert cns and all(not p.requires_grad for m in cns
+                       for p in m.parameters())
+    assert all(not m.training for m in cns)  # norm_eval
+    # frozen_stages=1 freezes the stem and layer1 of a trainable model too.
+    model = _resnet(CN, frozen_stages=1)
+    model.train()
+    assert not model.stem[1].training and not model.layer1[0].bn1.training
+    assert not model.layer1[0].bn1.weight.requires_grad
+    assert model.layer2[0].bn1.training and model.layer2[0].bn1.weight.requires_grad
+    # A frozen (eval-mode) CN layer inside a training model needs no route.
+    x = torch.randn(2, 3, 32, 32)
+    with domain_routing(model, [0, 1]):
+        model(x)[0].sum().backward()
+
+
+def test_norm_decay_mult_applies_to_cn_parameters():
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), build_norm_layer(CN, 4)[1])
+    wrapper = build_optim_wrapper(model, dict(
+        optimizer=dict(type='SGD', lr=0.1, weight_decay=1e-4),
+        paramwise_cfg=dict(norm_decay_mult=0.0)))
+    decays = {id(p): g['weight_decay']
+              for g in wrapper.optimizer.param_groups for p in g['params']}
+    assert decays[id(model[1].weight)] == 0.0
+    assert decays[id(model[1].bias)] == 0.0
+    assert decays[id(model[0].weight)] == 1e-4
+
+
+def test_runner_revert_sync_bn_keeps_banks():
+    sync_cn = dict(CN, norm_cfg=dict(type='SyncBN'))
+    model = _resnet(sync_cn)
+    with torch.no_grad():
+        model.stem[1].weight[1] += 3
+    state = copy.deepcopy(model.state_dict())
+    reverted = revert_sync_batchnorm(model)
+    cns = [m for m in reverted.modules() if isinstance(m, ConsistentNorm)]
+    assert len(cns) == sum(1 for k in state if k.endswith('running_mean'))
+    for key, value in reverted.state_dict().items():
+        assert torch.equal(value, state[key])
+    # Without a process group, CN over SyncBN trains as per-domain BN.
+    reverted.train()
+    with domain_routing(reverted, [0, 1]):
+        reverted(torch.randn(2, 3, 32, 32))
+
+
+def test_sync_bn_conversion_gives_a_clear_error():
+    model = _resnet(CN)
+    converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    with pytest.raises(ValueError, match="norm_cfg=dict\\(type='SyncBN'\\)"):
+        _check_not_converted(converted)
