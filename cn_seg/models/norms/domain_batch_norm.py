@@ -1,10 +1,13 @@
 """Batch normalization with one bank per domain, on zero-copy slices of the batch.
 
 Each domain's samples form a contiguous slice of the (domain-ordered) batch.
-The forward and backward passes call ATen's native batch-norm kernels on those
-slices and write into slices of one preallocated output, so CN does the same
-memory traffic as a single ``nn.BatchNorm2d`` over the whole batch: no gather,
-no scatter and no ``torch.cat``.
+The forward pass calls ATen's native batch-norm kernel on each slice, writing
+into that slice of one preallocated output; the backward pass reduces each
+slice once (ATen's kernel) and writes the input gradient with two fused
+per-channel passes. No gather, no scatter and no ``torch.cat``: CN moves about
+the data one ``nn.BatchNorm2d`` over the whole batch moves. The backward
+helpers are shared with the synchronized (multi-process) variant, which only
+adds an ``all_reduce`` of the per-domain sums.
 """
 from typing import List, Optional, Sequence
 
@@ -43,6 +46,63 @@ def _row(t: Optional[torch.Tensor], k: int) -> Optional[torch.Tensor]:
     return None if t is None else t[k]
 
 
+def domain_grad_input(grad_out: torch.Tensor, x: torch.Tensor,
+                      weight: Optional[torch.Tensor], mean: torch.Tensor,
+                      var: torch.Tensor, segments: Sequence[Segment],
+                      eps: float, sums: torch.Tensor, count: torch.Tensor,
+                      grad_x: torch.Tensor) -> None:
+    """Write the input gradient of per-domain batch norm into ``grad_x``.
+
+    With ``x_hat = (x - mean) * invstd``, the gradient of domain k is
+    ``w * invstd * (dy - sum(dy) / n - x_hat * sum(dy * x_hat) / n)``: per
+    channel an affine map ``a * dy + b * x + d``, computed in two fused
+    ``addcmul`` passes on each domain's slice of ``grad_x``.
+
+    Args:
+        grad_out (torch.Tensor): ``dy``, contiguous, in domain order.
+        x (torch.Tensor): The forward input, contiguous, in domain order.
+        weight (torch.Tensor, optional): Per-domain scales ``(t, C)``.
+        mean (torch.Tensor): Per-domain batch means ``(t, C)``.
+        var (torch.Tensor): Per-domain biased batch variances ``(t, C)``.
+        segments (list[tuple[int, int, int]]): ``(domain, start, end)``.
+        eps (float): Added to the variance.
+        sums (torch.Tensor): ``(t, 2C)``: ``sum(dy)`` then ``sum(dy * x_hat)``
+            of each domain (over all ranks when synchronized).
+        count (torch.Tensor): ``(t,)`` elements per channel of each domain.
+        grad_x (torch.Tensor): Output, same shape as ``x``.
+    """
+    c = x.shape[1]
+    n = count.clamp(min=1)[:, None]
+    invstd = torch.rsqrt(var + eps)
+    w_invstd = invstd if weight is None else invstd * weight
+    b = -w_invstd * invstd * (sums[:, c:] / n)
+    d = -w_invstd * (sums[:, :c] / n) - b * mean
+    view = (1, c) + (1, ) * (x.dim() - 2)
+    for k, start, end in segments:
+        gx = torch.addcmul(d[k].view(view), x[start:end], b[k].view(view),
+                           out=grad_x[start:end])
+        gx.addcmul_(grad_out[start:end], w_invstd[k].view(view))
+
+
+def domain_grad_sums(grad_out: torch.Tensor, x: torch.Tensor,
+                     mean: torch.Tensor, var: torch.Tensor,
+                     segments: Sequence[Segment], eps: float) -> torch.Tensor:
+    """Per domain ``sum(dy)`` and ``sum(dy * x_hat)``, shape ``(t, 2C)``.
+
+    One reduction pass per slice, by ATen's eval-mode batch-norm backward.
+    Rows of domains absent from ``segments`` are zero.
+    """
+    t, c = mean.shape
+    sums = torch.zeros(t, 2 * c, dtype=mean.dtype, device=x.device)
+    for k, start, end in segments:
+        _, sum_dy_xhat, sum_dy = _native_bn_backward(
+            grad_out[start:end], x[start:end], None, mean[k], var[k], None,
+            None, False, eps, [False, True, True])
+        sums[k, :c] = sum_dy
+        sums[k, c:] = sum_dy_xhat
+    return sums
+
+
 class DomainBatchNormFunction(torch.autograd.Function):
     """Per-domain training-mode batch norm of a domain-ordered batch.
 
@@ -62,60 +122,55 @@ class DomainBatchNormFunction(torch.autograd.Function):
                 eps: float) -> torch.Tensor:
         x = x.contiguous()
         out = torch.empty_like(x)
-        channels = x.shape[1]
-        save_mean = x.new_empty(len(segments), channels, dtype=_acc(x))
-        save_invstd = torch.empty_like(save_mean)
-        for i, ((k, start, end), factor) in enumerate(zip(segments, factors)):
+        t = max(k for k, _, _ in segments) + 1
+        mean = x.new_zeros(t, x.shape[1], dtype=_acc(x))
+        invstd = torch.ones_like(mean)
+        count = mean.new_zeros(t)
+        for (k, start, end), factor in zip(segments, factors):
             update = factor is not None
             _native_bn.out(
                 x[start:end], _row(weight, k), _row(bias, k),
                 _row(running_mean, k) if update else None,
                 _row(running_var, k) if update else None, True,
                 factor if update else 0.0, eps,
-                out=out[start:end], save_mean=save_mean[i],
-                save_invstd=save_invstd[i])
-        ctx.segments = segments
-        ctx.eps = eps
-        ctx.save_for_backward(x, weight, save_mean, save_invstd)
+                out=out[start:end], save_mean=mean[k], save_invstd=invstd[k])
+            count[k] = x[start:end].numel() // x.shape[1]
+        ctx.segments, ctx.eps = segments, eps
+        ctx.save_for_backward(x, weight, mean, invstd.pow(-2) - eps, count)
         return out
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        x, weight, save_mean, save_invstd = ctx.saved_tensors
+        x, weight, mean, var, count = ctx.saved_tensors
         grad_out = grad_out.contiguous()
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_x = torch.empty_like(x) if need_x else None
-        grad_w = torch.zeros_like(weight) if need_w else None
-        grad_b = torch.zeros_like(weight) if need_b else None
-        for i, (k, start, end) in enumerate(ctx.segments):
-            args = (grad_out[start:end], x[start:end], _row(weight, k), None,
-                    None, save_mean[i], save_invstd[i], True, ctx.eps)
-            if need_x:
-                # The out= variant needs every output; the two per-channel
-                # sums it adds are cheap beside the input gradient.
-                _native_bn_backward.out(
-                    *args, [True, True, True], out0=grad_x[start:end],
-                    out1=_bank_slot(grad_w, x, k), out2=_bank_slot(grad_b, x, k))
-            else:
-                _, gw, gb = _native_bn_backward(*args, [False, need_w, need_b])
-                if need_w:
-                    grad_w[k] = gw
-                if need_b:
-                    grad_b[k] = gb
+        sums = domain_grad_sums(grad_out, x, mean, var, ctx.segments, ctx.eps)
+        grad_x = grad_w = grad_b = None
+        if need_x:
+            grad_x = torch.empty_like(x)
+            domain_grad_input(grad_out, x, weight, mean, var, ctx.segments,
+                              ctx.eps, sums, count, grad_x)
+        if need_w or need_b:
+            grad_w, grad_b = _param_grads(sums, weight, need_w, need_b)
         return grad_x, grad_w, grad_b, None, None, None, None, None
+
+
+def _param_grads(sums: torch.Tensor, weight: torch.Tensor, need_w: bool,
+                 need_b: bool):
+    """``(grad_weight, grad_bias)`` from per-domain gradient sums."""
+    c = sums.shape[1] // 2
+    t = weight.shape[0]
+    rows = sums.new_zeros(t, 2 * c)
+    rows[:sums.shape[0]] = sums
+    grad_w = rows[:, c:].to(weight.dtype) if need_w else None
+    grad_b = rows[:, :c].to(weight.dtype) if need_b else None
+    return grad_w, grad_b
 
 
 def _acc(x: torch.Tensor) -> torch.dtype:
     """The dtype ATen keeps batch statistics in (float32 for half inputs)."""
     return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) \
         else x.dtype
-
-
-def _bank_slot(grad: Optional[torch.Tensor], x: torch.Tensor,
-               k: int) -> torch.Tensor:
-    """Where a bank's parameter gradient goes (scratch when none is needed)."""
-    return grad[k] if grad is not None else x.new_empty(x.shape[1],
-                                                         dtype=_acc(x))
 
 
 def domain_batch_norm(x: torch.Tensor, segments: List[Segment],
