@@ -2,20 +2,21 @@
 
 The statistics of domain k are those of all of domain k's samples on all ranks
 of the process group, so a distributed run equals single-process CN on the
-concatenated global batch. Every domain's (count, sum, sum of squares) travels
+concatenated global batch. Every domain's (sum, sum of squares, count) travels
 in one ``all_reduce`` in the forward pass and every domain's gradient sums in
 one ``all_reduce`` in the backward pass, whatever each rank's batch holds: a
 rank without some domain still takes part with zeros, so no rank waits on a
-collective another rank skips. Plain ``torch.distributed`` collectives work on
-gloo (CPU) and NCCL (GPU) alike; ``torch.nn.SyncBatchNorm`` refuses CPU tensors.
+collective another rank skips, and a domain absent on every rank keeps its
+bank untouched. Plain ``torch.distributed`` collectives work on gloo (CPU) and
+NCCL (GPU) alike; ``torch.nn.SyncBatchNorm`` refuses CPU tensors. Nothing here
+reads a tensor back to the host, so CUDA streams are never synchronized.
 """
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
 
-from .domain_batch_norm import _acc, _native_bn, _native_bn_backward, \
-    bank_momentum, _row
+from .domain_batch_norm import _acc, _native_bn, _native_bn_backward, _row
 from .domain_route import Segment
 
 
@@ -26,8 +27,45 @@ def sync_world(group=None) -> int:
     return dist.get_world_size(group)
 
 
-def _reduce_dims(x: torch.Tensor) -> List[int]:
-    return [0] + list(range(2, x.dim()))
+def _mean_var(xs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and biased variance of ``xs``, in the BN acc dtype."""
+    if xs.is_cuda:
+        # ATen's Welford kernel: float32 statistics of half inputs, no copy.
+        # With eps=0 a constant channel gets invstd 0, i.e. variance 0.
+        mean, invstd = torch.batch_norm_stats(xs, 0.0)
+        var = torch.where(invstd > 0, invstd.pow(-2), invstd.new_zeros(()))
+        return mean, var
+    dims = [0] + list(range(2, xs.dim()))
+    var, mean = torch.var_mean(xs.to(_acc(xs)), dim=dims, correction=0)
+    return mean, var
+
+
+def _update_running_stats(running_mean: torch.Tensor,
+                          running_var: torch.Tensor,
+                          num_batches_tracked: Optional[torch.Tensor],
+                          momentum: Optional[float], mean: torch.Tensor,
+                          var: torch.Tensor, count: torch.Tensor) -> None:
+    """Update the banks of the domains seen on any rank, on the device.
+
+    Mirrors ``torch.nn.modules.batchnorm._BatchNorm`` per bank: unbiased
+    variance over the global count, ``momentum=None`` meaning a cumulative
+    average over the bank's own ``num_batches_tracked``.
+    """
+    present = count > 0
+    if num_batches_tracked is not None:
+        num_batches_tracked.add_(present.to(num_batches_tracked.dtype))
+    if momentum is not None:
+        factor = torch.full_like(count, momentum)
+    elif num_batches_tracked is not None:
+        factor = 1.0 / num_batches_tracked.clamp(min=1).to(count.dtype)
+    else:
+        factor = torch.zeros_like(count)
+    factor = factor[:, None]
+    unbiased = var * (count / (count - 1).clamp(min=1))[:, None]
+    keep = ~present[:, None]
+    for buf, new in ((running_mean, mean), (running_var, unbiased)):
+        value = buf * (1 - factor) + new * factor
+        buf.copy_(torch.where(keep, buf, value.to(buf.dtype)))
 
 
 class SyncDomainBatchNormFunction(torch.autograd.Function):
@@ -39,21 +77,27 @@ class SyncDomainBatchNormFunction(torch.autograd.Function):
                 update_stats, group):
         x = x.contiguous()
         c = x.shape[1]
-        # float64 keeps E[x^2] - E[x]^2 exact enough after the reduction.
+        per_channel = x.numel() // max(x.shape[0], 1) // c
+        # float64: the sums of squares of all ranks lose nothing before the
+        # subtraction E[x^2] - E[x]^2.
         stats = torch.zeros(num_domains, 2 * c + 1, dtype=torch.float64,
                             device=x.device)
         for k, start, end in segments:
-            xs = x[start:end]
-            n = xs.numel() // c
-            var, mean = torch.var_mean(xs, dim=_reduce_dims(xs), correction=0)
-            stats[k, :c] = mean.double() * n
-            stats[k, c:2 * c] = (var.double() + mean.double()**2) * n
-            stats[k, 2 * c] = n
+            mean, var = _mean_var(x[start:end])
+            n = (end - start) * per_channel
+            mean = mean.double()
+            stats[k, :c] += mean * n
+            stats[k, c:2 * c] += (var.double() + mean * mean) * n
+            stats[k, 2 * c] += n
         dist.all_reduce(stats, group=group)
         count = stats[:, 2 * c]
         mean64 = stats[:, :c] / count.clamp(min=1)[:, None]
         var64 = (stats[:, c:2 * c] / count.clamp(min=1)[:, None] -
-                 mean64**2).clamp(min=0)
+                 mean64 * mean64).clamp(min=0)
+        if update_stats and running_mean is not None:
+            _update_running_stats(running_mean, running_var,
+                                  num_batches_tracked, momentum, mean64,
+                                  var64, count)
         acc = _acc(x)
         mean, var = mean64.to(acc), var64.to(acc)
         out = torch.empty_like(x)
@@ -63,13 +107,6 @@ class SyncDomainBatchNormFunction(torch.autograd.Function):
                            mean[k], var[k], False, 0.0, eps,
                            out=out[start:end], save_mean=empty,
                            save_invstd=empty)
-        if update_stats and running_mean is not None:
-            for k, n in enumerate(count.tolist()):
-                if n > 0:
-                    f = bank_momentum(num_batches_tracked, k, momentum)
-                    unbiased = var64[k] * (n / max(n - 1, 1))
-                    running_mean[k].mul_(1 - f).add_(mean64[k].to(acc) * f)
-                    running_var[k].mul_(1 - f).add_(unbiased.to(acc) * f)
         ctx.segments, ctx.eps, ctx.group = segments, eps, group
         ctx.save_for_backward(x, weight, mean, var, count.to(acc))
         return out
@@ -79,37 +116,38 @@ class SyncDomainBatchNormFunction(torch.autograd.Function):
         x, weight, mean, var, count = ctx.saved_tensors
         grad_out = grad_out.contiguous()
         t, c = mean.shape
-        # Per domain: sum(dy) and sum(dy * x_hat) over this rank's samples.
+        # Per domain: sum(dy) and sum(dy * x_hat) over this rank's samples
+        # (the eval-mode kernel normalizes with the given global statistics).
         sums = torch.zeros(t, 2 * c, dtype=mean.dtype, device=x.device)
         for k, start, end in ctx.segments:
             _, sum_dy_xhat, sum_dy = _native_bn_backward(
                 grad_out[start:end], x[start:end], None, mean[k], var[k],
                 None, None, False, ctx.eps, [False, True, True])
-            sums[k, :c] = sum_dy
-            sums[k, c:] = sum_dy_xhat
+            sums[k, :c] += sum_dy
+            sums[k, c:] += sum_dy_xhat
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         # Parameter gradients are this rank's share, as for SyncBatchNorm:
         # the data-parallel wrapper reduces them like any other parameter.
-        grad_w = sums[:, c:].clone().to(weight.dtype) if need_w else None
-        grad_b = sums[:, :c].clone().to(weight.dtype) if need_b else None
+        grad_w = sums[:, c:].to(weight.dtype, copy=True) if need_w else None
+        grad_b = sums[:, :c].to(weight.dtype, copy=True) if need_b else None
+        if not need_x:  # the same on every rank: the model is the same
+            return (None, grad_w, grad_b) + (None, ) * 9
         dist.all_reduce(sums, group=ctx.group)
-        grad_x = None
-        if need_x:
-            grad_x = torch.empty_like(x)
-            n = count.clamp(min=1)[:, None]
-            invstd = torch.rsqrt(var + ctx.eps)
-            w_invstd = invstd if weight is None else invstd * weight
-            mean_dy, mean_dy_xhat = sums[:, :c] / n, sums[:, c:] / n
-            # dx = w*invstd*(dy - mean(dy) - x_hat*mean(dy*x_hat)), per channel
-            # an affine map of dy and x: a*dy + b*x + d.
-            b = -w_invstd * invstd * mean_dy_xhat
-            d = -w_invstd * mean_dy - b * mean
-            for k, start, end in ctx.segments:
-                view = (1, c) + (1, ) * (x.dim() - 2)
-                gx = grad_x[start:end]
-                torch.addcmul(d[k].view(view), x[start:end], b[k].view(view),
-                              out=gx)
-                gx.addcmul_(grad_out[start:end], w_invstd[k].view(view))
+        grad_x = torch.empty_like(x)
+        n = count.clamp(min=1)[:, None]
+        invstd = torch.rsqrt(var + ctx.eps)
+        w_invstd = invstd if weight is None else invstd * weight
+        mean_dy, mean_dy_xhat = sums[:, :c] / n, sums[:, c:] / n
+        # dx = w*invstd*(dy - mean(dy) - x_hat*mean(dy*x_hat)) is, per
+        # channel, an affine map of dy and x: w_invstd*dy + b*x + d.
+        b = -w_invstd * invstd * mean_dy_xhat
+        d = -w_invstd * mean_dy - b * mean
+        view = (1, c) + (1, ) * (x.dim() - 2)
+        for k, start, end in ctx.segments:
+            gx = grad_x[start:end]
+            torch.addcmul(d[k].view(view), x[start:end], b[k].view(view),
+                          out=gx)
+            gx.addcmul_(grad_out[start:end], w_invstd[k].view(view))
         return (grad_x, grad_w, grad_b) + (None, ) * 9
 
 
@@ -124,15 +162,22 @@ def sync_domain_batch_norm(x: torch.Tensor, segments: List[Segment],
                            group=None) -> torch.Tensor:
     """Per-domain batch norm with every domain's statistics over all ranks.
 
+    Every rank of ``group`` must call it once per forward pass of the layer
+    (with its own batch, which may lack some domains or be empty), as for
+    ``torch.nn.SyncBatchNorm``.
+
     Args:
         x (torch.Tensor): This rank's input ``(N, C, ...)`` in domain order.
         segments (list[tuple[int, int, int]]): This rank's ``(domain, start,
             end)`` slices (domains absent here are simply not listed).
-        weight, bias (torch.Tensor, optional): Per-domain affine ``(t, C)``.
-        running_mean, running_var (torch.Tensor, optional): ``(t, C)``,
-            updated in place for every domain present on any rank.
+        weight (torch.Tensor, optional): Per-domain scales ``(t, C)``.
+        bias (torch.Tensor, optional): Per-domain shifts ``(t, C)``.
+        running_mean (torch.Tensor, optional): ``(t, C)``, updated in place
+            for every domain present on any rank.
+        running_var (torch.Tensor, optional): ``(t, C)``, likewise.
         num_batches_tracked (torch.Tensor, optional): ``(t,)`` counters.
-        momentum (float, optional): Running-average momentum.
+        momentum (float, optional): Running-average momentum; ``None`` for a
+            cumulative average.
         eps (float): Added to the variance.
         update_stats (bool): Whether to update running statistics.
         num_domains (int): Number of banks t (the size of the reduction).
