@@ -48,8 +48,8 @@ def _row(t: Optional[torch.Tensor], k: int) -> Optional[torch.Tensor]:
 
 def domain_grad_input(grad_out: torch.Tensor, x: torch.Tensor,
                       weight: Optional[torch.Tensor], mean: torch.Tensor,
-                      var: torch.Tensor, segments: Sequence[Segment],
-                      eps: float, sums: torch.Tensor, count: torch.Tensor,
+                      invstd: torch.Tensor, segments: Sequence[Segment],
+                      sums: torch.Tensor, count: torch.Tensor,
                       grad_x: torch.Tensor) -> None:
     """Write the input gradient of per-domain batch norm into ``grad_x``.
 
@@ -63,9 +63,8 @@ def domain_grad_input(grad_out: torch.Tensor, x: torch.Tensor,
         x (torch.Tensor): The forward input, contiguous, in domain order.
         weight (torch.Tensor, optional): Per-domain scales ``(t, C)``.
         mean (torch.Tensor): Per-domain batch means ``(t, C)``.
-        var (torch.Tensor): Per-domain biased batch variances ``(t, C)``.
+        invstd (torch.Tensor): Per-domain ``1 / sqrt(var + eps)``, ``(t, C)``.
         segments (list[tuple[int, int, int]]): ``(domain, start, end)``.
-        eps (float): Added to the variance.
         sums (torch.Tensor): ``(t, 2C)``: ``sum(dy)`` then ``sum(dy * x_hat)``
             of each domain (over all ranks when synchronized).
         count (torch.Tensor): ``(t,)`` elements per channel of each domain.
@@ -73,7 +72,6 @@ def domain_grad_input(grad_out: torch.Tensor, x: torch.Tensor,
     """
     c = x.shape[1]
     n = count.clamp(min=1)[:, None]
-    invstd = torch.rsqrt(var + eps)
     w_invstd = invstd if weight is None else invstd * weight
     b = -w_invstd * invstd * (sums[:, c:] / n)
     d = -w_invstd * (sums[:, :c] / n) - b * mean
@@ -85,19 +83,20 @@ def domain_grad_input(grad_out: torch.Tensor, x: torch.Tensor,
 
 
 def domain_grad_sums(grad_out: torch.Tensor, x: torch.Tensor,
-                     mean: torch.Tensor, var: torch.Tensor,
-                     segments: Sequence[Segment], eps: float) -> torch.Tensor:
+                     mean: torch.Tensor, invstd: torch.Tensor,
+                     segments: Sequence[Segment]) -> torch.Tensor:
     """Per domain ``sum(dy)`` and ``sum(dy * x_hat)``, shape ``(t, 2C)``.
 
-    One reduction pass per slice, by ATen's eval-mode batch-norm backward.
-    Rows of domains absent from ``segments`` are zero.
+    One reduction pass per slice: ATen's batch-norm backward asked for the
+    parameter gradients only (CPU and CUDA kernels alike). Rows of domains
+    absent from ``segments`` are zero.
     """
     t, c = mean.shape
     sums = torch.zeros(t, 2 * c, dtype=mean.dtype, device=x.device)
     for k, start, end in segments:
         _, sum_dy_xhat, sum_dy = _native_bn_backward(
-            grad_out[start:end], x[start:end], None, mean[k], var[k], None,
-            None, False, eps, [False, True, True])
+            grad_out[start:end], x[start:end], None, None, None, mean[k],
+            invstd[k], True, 0.0, [False, True, True])
         sums[k, :c] = sum_dy
         sums[k, c:] = sum_dy_xhat
     return sums
@@ -135,21 +134,21 @@ class DomainBatchNormFunction(torch.autograd.Function):
                 factor if update else 0.0, eps,
                 out=out[start:end], save_mean=mean[k], save_invstd=invstd[k])
             count[k] = x[start:end].numel() // x.shape[1]
-        ctx.segments, ctx.eps = segments, eps
-        ctx.save_for_backward(x, weight, mean, invstd.pow(-2) - eps, count)
+        ctx.segments = segments
+        ctx.save_for_backward(x, weight, mean, invstd, count)
         return out
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        x, weight, mean, var, count = ctx.saved_tensors
+        x, weight, mean, invstd, count = ctx.saved_tensors
         grad_out = grad_out.contiguous()
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        sums = domain_grad_sums(grad_out, x, mean, var, ctx.segments, ctx.eps)
+        sums = domain_grad_sums(grad_out, x, mean, invstd, ctx.segments)
         grad_x = grad_w = grad_b = None
         if need_x:
             grad_x = torch.empty_like(x)
-            domain_grad_input(grad_out, x, weight, mean, var, ctx.segments,
-                              ctx.eps, sums, count, grad_x)
+            domain_grad_input(grad_out, x, weight, mean, invstd,
+                              ctx.segments, sums, count, grad_x)
         if need_w or need_b:
             grad_w, grad_b = _param_grads(sums, weight, need_w, need_b)
         return grad_x, grad_w, grad_b, None, None, None, None, None
