@@ -1,1 +1,7 @@
-"""cn_seg.utils."""
+"""Utilities: safe checkpoint loading, deployment configs, run summaries."""
+from .safe_load import (checkpoint_safe_globals,
+                        register_checkpoint_safe_globals)
+
+register_checkpoint_safe_globals()
+
+__all__ = ['checkpoint_safe_globals', 'register_checkpoint_safe_globals']
