@@ -16,7 +16,8 @@ from typing import List, Optional, Tuple
 import torch
 import torch.distributed as dist
 
-from .domain_batch_norm import _acc, _native_bn, _native_bn_backward, _row
+from .domain_batch_norm import (_acc, _native_bn, _param_grads, _row,
+                                domain_grad_input, domain_grad_sums)
 from .domain_route import Segment
 
 
@@ -107,47 +108,30 @@ class SyncDomainBatchNormFunction(torch.autograd.Function):
                            mean[k], var[k], False, 0.0, eps,
                            out=out[start:end], save_mean=empty,
                            save_invstd=empty)
-        ctx.segments, ctx.eps, ctx.group = segments, eps, group
-        ctx.save_for_backward(x, weight, mean, var, count.to(acc))
+        ctx.segments, ctx.group = segments, group
+        ctx.save_for_backward(x, weight, mean,
+                              torch.rsqrt(var64 + eps).to(acc), count.to(acc))
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, weight, mean, var, count = ctx.saved_tensors
+        x, weight, mean, invstd, count = ctx.saved_tensors
         grad_out = grad_out.contiguous()
-        t, c = mean.shape
-        # Per domain: sum(dy) and sum(dy * x_hat) over this rank's samples
-        # (the eval-mode kernel normalizes with the given global statistics).
-        sums = torch.zeros(t, 2 * c, dtype=mean.dtype, device=x.device)
-        for k, start, end in ctx.segments:
-            _, sum_dy_xhat, sum_dy = _native_bn_backward(
-                grad_out[start:end], x[start:end], None, mean[k], var[k],
-                None, None, False, ctx.eps, [False, True, True])
-            sums[k, :c] += sum_dy
-            sums[k, c:] += sum_dy_xhat
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        # Parameter gradients are this rank's share, as for SyncBatchNorm:
-        # the data-parallel wrapper reduces them like any other parameter.
-        grad_w = sums[:, c:].to(weight.dtype, copy=True) if need_w else None
-        grad_b = sums[:, :c].to(weight.dtype, copy=True) if need_b else None
-        if not need_x:  # the same on every rank: the model is the same
-            return (None, grad_w, grad_b) + (None, ) * 9
-        dist.all_reduce(sums, group=ctx.group)
-        grad_x = torch.empty_like(x)
-        n = count.clamp(min=1)[:, None]
-        invstd = torch.rsqrt(var + ctx.eps)
-        w_invstd = invstd if weight is None else invstd * weight
-        mean_dy, mean_dy_xhat = sums[:, :c] / n, sums[:, c:] / n
-        # dx = w*invstd*(dy - mean(dy) - x_hat*mean(dy*x_hat)) is, per
-        # channel, an affine map of dy and x: w_invstd*dy + b*x + d.
-        b = -w_invstd * invstd * mean_dy_xhat
-        d = -w_invstd * mean_dy - b * mean
-        view = (1, c) + (1, ) * (x.dim() - 2)
-        for k, start, end in ctx.segments:
-            gx = grad_x[start:end]
-            torch.addcmul(d[k].view(view), x[start:end], b[k].view(view),
-                          out=gx)
-            gx.addcmul_(grad_out[start:end], w_invstd[k].view(view))
+        # This rank's sum(dy) and sum(dy * x_hat), normalized with the global
+        # statistics.
+        sums = domain_grad_sums(grad_out, x, mean, invstd, ctx.segments)
+        grad_w = grad_b = grad_x = None
+        if need_w or need_b:
+            # This rank's share (a copy, taken before the reduction), as for
+            # SyncBatchNorm: the data-parallel wrapper reduces parameter
+            # gradients like those of any other layer.
+            grad_w, grad_b = _param_grads(sums, weight, need_w, need_b)
+        if need_x:  # the same on every rank, since the model is the same
+            dist.all_reduce(sums, group=ctx.group)
+            grad_x = torch.empty_like(x)
+            domain_grad_input(grad_out, x, weight, mean, invstd, ctx.segments,
+                              sums, count, grad_x)
         return (grad_x, grad_w, grad_b) + (None, ) * 9
 
 
