@@ -1,4 +1,10 @@
-"""Install cn_seg: Consistent Normalization for MMSegmentation 1.x."""
+"""Install cn_seg: Consistent Normalization for MMSegmentation 1.x.
+
+Install with the torch you train with already present and without build
+isolation (``make env`` does this): the optional C++ kernel ``cn_seg._C`` is
+then compiled against it. Without torch at build time the package installs
+without the kernel and uses an equivalent pure-PyTorch path.
+"""
 from setuptools import find_packages, setup
 
 
@@ -10,6 +16,20 @@ def get_version():
     return scope['__version__']
 
 
+def get_extensions():
+    """The CPU kernel of the per-domain BN backward, if torch is importable."""
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError:
+        return [], {}
+    ext = CppExtension(
+        'cn_seg._C', ['cn_seg/csrc/domain_affine.cpp'],
+        extra_compile_args=['-O3'])
+    return [ext], {'build_ext': BuildExtension}
+
+
+ext_modules, cmdclass = get_extensions()
+
 setup(
     name='cn_seg',
     version=get_version(),
@@ -18,6 +38,8 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['cn_seg', 'cn_seg.*']),
+    ext_modules=ext_modules,
+    cmdclass=cmdclass,
     python_requires='>=3.8',
     install_requires=[
         'torch>=2.0',

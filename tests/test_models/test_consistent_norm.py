@@ -220,3 +220,21 @@ def test_bad_arguments_raise(bad, match):
     cfg.update(bad)
     with pytest.raises(ValueError, match=match):
         build_norm_layer(cfg, 4)
+
+
+def test_pure_pytorch_backward_equals_the_cpp_kernel(monkeypatch):
+    """Without the compiled kernel (cn_seg._C) the results are the same."""
+    from cn_seg.models.norms import domain_batch_norm
+    results = []
+    for kernel in (domain_batch_norm._C, None):
+        monkeypatch.setattr(domain_batch_norm, '_C', kernel)
+        cn = _make_cn(5, 3).train()
+        x = torch.randn(7, 5, 4, 3, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(0))
+        x.requires_grad_()
+        with domain_routing(cn, [2, 2, 0, 0, 0, 1, 1]):
+            cn(x).backward(torch.ones_like(x) * torch.arange(
+                4 * 3, dtype=torch.float64).view(1, 1, 4, 3))
+        results.append((x.grad, cn.weight.grad))
+    torch.testing.assert_close(results[0][0], results[1][0], **TOL64)
+    torch.testing.assert_close(results[0][1], results[1][1], **TOL64)

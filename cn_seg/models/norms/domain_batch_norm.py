@@ -15,6 +15,11 @@ import torch
 
 from .domain_route import Segment
 
+try:  # the fused CPU kernel, compiled at install (setup.py); optional
+    from cn_seg import _C
+except ImportError:  # pragma: no cover - depends on how cn_seg was installed
+    _C = None
+
 _native_bn = torch.ops.aten.native_batch_norm
 _native_bn_backward = torch.ops.aten.native_batch_norm_backward
 
@@ -55,8 +60,9 @@ def domain_grad_input(grad_out: torch.Tensor, x: torch.Tensor,
 
     With ``x_hat = (x - mean) * invstd``, the gradient of domain k is
     ``w * invstd * (dy - sum(dy) / n - x_hat * sum(dy * x_hat) / n)``: per
-    channel an affine map ``a * dy + b * x + d``, computed in two fused
-    ``addcmul`` passes on each domain's slice of ``grad_x``.
+    channel an affine map ``a * dy + b * x + d``: one pass of the C++ kernel
+    ``cn_seg._C`` on the CPU (reads ``dy`` and ``x``, writes ``grad_x``, like
+    ATen's own kernel), else two fused ``addcmul`` passes per domain slice.
 
     Args:
         grad_out (torch.Tensor): ``dy``, contiguous, in domain order.
@@ -75,6 +81,13 @@ def domain_grad_input(grad_out: torch.Tensor, x: torch.Tensor,
     w_invstd = invstd if weight is None else invstd * weight
     b = -w_invstd * invstd * (sums[:, c:] / n)
     d = -w_invstd * (sums[:, :c] / n) - b * mean
+    if _C is not None and x.device.type == 'cpu' and x.dtype in (
+            torch.float32, torch.float64) and segments[0][1] == 0 \
+            and segments[-1][2] == x.shape[0]:
+        domains = torch.tensor([k for k, start, end in segments
+                                for _ in range(start, end)])
+        _C.domain_affine_out(grad_out, x, w_invstd, b, d, domains, grad_x)
+        return
     view = (1, c) + (1, ) * (x.dim() - 2)
     for k, start, end in segments:
         gx = torch.addcmul(d[k].view(view), x[start:end], b[k].view(view),
@@ -93,9 +106,10 @@ def domain_grad_sums(grad_out: torch.Tensor, x: torch.Tensor,
     """
     t, c = mean.shape
     sums = torch.zeros(t, 2 * c, dtype=mean.dtype, device=x.device)
+    ones = torch.ones(c, dtype=mean.dtype, device=x.device)  # CUDA needs one
     for k, start, end in segments:
         _, sum_dy_xhat, sum_dy = _native_bn_backward(
-            grad_out[start:end], x[start:end], None, None, None, mean[k],
+            grad_out[start:end], x[start:end], ones, None, None, mean[k],
             invstd[k], True, 0.0, [False, True, True])
         sums[k, :c] = sum_dy
         sums[k, c:] = sum_dy_xhat
