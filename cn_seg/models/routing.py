@@ -4,20 +4,26 @@ from typing import Iterator, List, Optional
 
 from torch import nn
 
-from .norms import ConsistentNorm, DomainRoute
+from .losses import split_domain_losses
+from .norms import DomainRoute
 from .norms.domain_route import DomainIdx
 
 _HOOK_HANDLES = '_cn_routing_handles'
 _ACTIVE = '_cn_routing_active'
 
 
-def _cn_layers(module: nn.Module) -> List[ConsistentNorm]:
-    return [m for m in module.modules() if isinstance(m, ConsistentNorm)]
+def _routed_modules(module: nn.Module) -> List[nn.Module]:
+    """CN layers and other modules that act per domain (their class says)."""
+    return [
+        m for m in module.modules()
+        if getattr(type(m), 'routed_by_domain', False)
+    ]
 
 
 @contextmanager
 def domain_routing(module: nn.Module,
-                   domain_idx: DomainIdx) -> Iterator[DomainRoute]:
+                   domain_idx: DomainIdx,
+                   names: Optional[List[str]] = None) -> Iterator[DomainRoute]:
     """Normalize sample ``i`` with bank ``domain_idx[i]`` in every CN layer.
 
     Only the CN layers under ``module`` are routed, so two models in one
@@ -32,6 +38,8 @@ def domain_routing(module: nn.Module,
         module (nn.Module): The model (or any part of it) to route.
         domain_idx (Sequence[int] | torch.Tensor): One bank index per sample,
             a list of ints or an integer tensor of shape ``(N,)``.
+        names (list[str], optional): Domain names by index, used in the
+            per-domain loss keys of ``DomainWeightedLoss``. Default: None.
 
     Yields:
         DomainRoute: The validated route.
@@ -41,8 +49,8 @@ def domain_routing(module: nn.Module,
             integers (checked on entry); a CN layer raises a ValueError when
             the batch size or the number of banks does not fit.
     """
-    route = DomainRoute(domain_idx)
-    layers = _cn_layers(module)
+    route = DomainRoute(domain_idx, names)
+    layers = _routed_modules(module)
     previous = [layer._route for layer in layers]
     for layer in layers:
         layer._route = route
@@ -53,28 +61,39 @@ def domain_routing(module: nn.Module,
             layer._route = old
 
 
-def _domains_of(data_samples) -> Optional[List[int]]:
+def _domains_of(data_samples):
+    """``(domain_idx, names)`` of a batch's data samples, or None."""
     if not isinstance(data_samples, (list, tuple)) or not data_samples:
         return None
-    return [int(s.metainfo.get('domain_idx', 0)) for s in data_samples]
+    domains, names = [], {}
+    for sample in data_samples:
+        k = int(sample.metainfo.get('domain_idx', 0))
+        domains.append(k)
+        if 'domain_name' in sample.metainfo:
+            names[k] = sample.metainfo['domain_name']
+    return domains, [names.get(k, '') for k in range(max(domains) + 1)]
 
 
 def _enter_route(module, args, kwargs):
     data_samples = kwargs.get('data_samples',
                               args[1] if len(args) > 1 else None)
-    domains = _domains_of(data_samples)
-    if domains is None:  # e.g. mode='tensor': keep any routing in force
+    found = _domains_of(data_samples)
+    if found is None:  # e.g. mode='tensor': keep any routing in force
         return None
-    context = domain_routing(module, domains)
-    context.__enter__()
-    module.__dict__.setdefault(_ACTIVE, []).append(context)
+    context = domain_routing(module, *found)
+    route = context.__enter__()
+    module.__dict__.setdefault(_ACTIVE, []).append((context, route))
     return None
 
 
 def _exit_route(module, args, kwargs, output):
     active = module.__dict__.get(_ACTIVE)
-    if active:
-        active.pop().__exit__(None, None, None)
+    if not active:
+        return None
+    context, route = active.pop()
+    context.__exit__(None, None, None)
+    if kwargs.get('mode') == 'loss' and isinstance(output, dict):
+        return split_domain_losses(module, output, route.names)
     return None
 
 
@@ -85,8 +104,10 @@ def enable_domain_routing(model: nn.Module) -> nn.Module:
     ``data_samples[i].metainfo['domain_idx']`` (a sample without it is domain
     0) and routes the CN layers of ``model`` for that forward call, in every
     mode (``loss``, ``predict``, ``tensor`` with data samples), for any
-    segmentor (``EncoderDecoder``, ``CascadeEncoderDecoder``, ...). Calling it
-    twice is harmless. A deep copy of the model (e.g. an EMA model) keeps the
+    segmentor (``EncoderDecoder``, ``CascadeEncoderDecoder``, ...). In
+    ``loss`` mode, the totals of ``DomainWeightedLoss`` heads are logged as
+    per-domain terms named by ``metainfo['domain_name']``. Calling it twice
+    is harmless. A deep copy of the model (e.g. an EMA model) keeps the
     hooks and routes its own layers.
 
     Args:

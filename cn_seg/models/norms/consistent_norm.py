@@ -67,6 +67,7 @@ class ConsistentNorm(_BatchNorm):
             Default: True.
     """
     _abbr_ = 'bn'
+    routed_by_domain = True  # domain_routing hands it the batch's route
 
     def __init__(self,
                  num_features: int,

@@ -22,14 +22,18 @@ class DomainRoute:
     Args:
         domain_idx (Sequence[int] | torch.Tensor): The bank of each sample, a
             list of ints or an integer tensor of shape ``(N,)``.
+        names (Sequence[str], optional): Domain names by index, for logs
+            (e.g. per-domain losses). Default: None.
 
     Raises:
         ValueError: If ``domain_idx`` is not a 1-D sequence of non-negative
             integers.
     """
 
-    def __init__(self, domain_idx: DomainIdx):
+    def __init__(self, domain_idx: DomainIdx,
+                 names: Optional[Sequence[str]] = None):
         idx = self._to_long_tensor(domain_idx)
+        self.names = list(names or [])
         self.domain_idx = idx
         self.batch_size = int(idx.numel())
         self.max_domain = int(idx.max()) if self.batch_size else -1
@@ -91,12 +95,14 @@ class DomainRoute:
         """bool: Whether each domain's samples are already contiguous."""
         return self.perm is None
 
-    def check(self, batch_size: int, num_domains: int, layer: str) -> None:
+    def check(self, batch_size: int, num_domains: Optional[int],
+              layer: str) -> None:
         """Raise a clear error if this route does not fit a layer's input.
 
         Args:
             batch_size (int): The batch size of the layer's input.
-            num_domains (int): The number of banks of the layer.
+            num_domains (int, optional): The number of banks of the layer
+                (not checked if None).
             layer (str): How to name the layer in the message.
         """
         if batch_size != self.batch_size:
@@ -104,7 +110,7 @@ class DomainRoute:
                 f'{layer} got a batch of {batch_size} samples but domain_idx '
                 f'has {self.batch_size} entries; give one bank index per '
                 'sample.')
-        if self.max_domain >= num_domains:
+        if num_domains is not None and self.max_domain >= num_domains:
             raise ValueError(
                 f'domain_idx holds {self.max_domain} but {layer} has '
                 f'{num_domains} banks; indices must be in [0, {num_domains}).')

@@ -29,16 +29,17 @@ def sync_world(group=None) -> int:
 
 
 def _mean_var(xs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and biased variance of ``xs``, in the BN acc dtype."""
-    if xs.is_cuda:
-        # ATen's Welford kernel: float32 statistics of half inputs, no copy.
-        # With eps=0 a constant channel gets invstd 0, i.e. variance 0.
-        mean, invstd = torch.batch_norm_stats(xs, 0.0)
-        var = torch.where(invstd > 0, invstd.pow(-2), invstd.new_zeros(()))
-        return mean, var
-    dims = [0] + list(range(2, xs.dim()))
-    var, mean = torch.var_mean(xs.to(_acc(xs)), dim=dims, correction=0)
-    return mean, var
+    """Per-channel mean and biased variance of ``xs`` in the BN acc dtype.
+
+    ATen's batch-norm statistics kernel (CPU and CUDA): one pass, several
+    times faster than ``torch.var_mean`` over ``(N, H, W)`` on the CPU. Half
+    inputs get float32 statistics when given float32 (scratch) running
+    statistics, as in ATen's mixed-precision batch norm.
+    """
+    acc = _acc(xs)
+    scratch = [None, None] if acc == xs.dtype else \
+        xs.new_zeros(2, xs.shape[1], dtype=acc).unbind()
+    return torch.batch_norm_update_stats(xs, *scratch, 0.0)
 
 
 def _update_running_stats(running_mean: torch.Tensor,
