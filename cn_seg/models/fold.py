@@ -8,10 +8,8 @@ from .routing import disable_domain_routing
 
 def _fold_layer(layer: ConsistentNorm, domain: int) -> nn.Module:
     plain = build_norm_layer(layer.norm_cfg, layer.num_features)[1]
-    state = {
-        name: tensor[domain]
-        for name, tensor in layer.state_dict().items()
-    }
+    row = 0 if layer.share_state else domain
+    state = {name: tensor[row] for name, tensor in layer.state_dict().items()}
     plain.load_state_dict(state)
     for name, param in plain.named_parameters():
         param.requires_grad = getattr(layer, name).requires_grad

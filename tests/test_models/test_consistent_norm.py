@@ -238,3 +238,35 @@ def test_pure_pytorch_backward_equals_the_cpp_kernel(monkeypatch):
         results.append((x.grad, cn.weight.grad))
     torch.testing.assert_close(results[0][0], results[1][0], **TOL64)
     torch.testing.assert_close(results[0][1], results[1][1], **TOL64)
+
+
+def test_share_state_normalizes_per_domain_with_one_set_of_state():
+    """share_state: per-domain batch statistics, shared gamma/beta/running."""
+    cn = build_norm_layer(dict(type='CN', num_domains=2, share_state=True),
+                          4)[1].double().train()
+    assert cn.weight.shape == (1, 4) and cn.running_mean.shape == (1, 4)
+    bn = nn.BatchNorm2d(4).double().train()
+    with torch.no_grad():
+        cn.weight.fill_(1.5)
+        bn.weight.fill_(1.5)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(5, 4, 3, 3, generator=g, dtype=torch.float64)
+    x[3:] = x[3:] * 4 + 2  # the second domain has other statistics
+    grad_out = torch.randn(x.shape, generator=g, dtype=torch.float64)
+    xr = x.clone().requires_grad_()
+    ref = torch.cat([bn(xr[:3]), bn(xr[3:])])  # domain 0, then domain 1
+    ref.backward(grad_out)
+    x.requires_grad_()
+    with domain_routing(cn, [0, 0, 0, 1, 1]):
+        out = cn(x)
+    out.backward(grad_out)
+    torch.testing.assert_close(out, ref, **TOL64)
+    torch.testing.assert_close(x.grad, xr.grad, **TOL64)
+    torch.testing.assert_close(cn.weight.grad[0], bn.weight.grad, **TOL64)
+    torch.testing.assert_close(cn.running_mean[0], bn.running_mean, **TOL64)
+    torch.testing.assert_close(cn.running_var[0], bn.running_var, **TOL64)
+    assert int(cn.num_batches_tracked[0]) == int(bn.num_batches_tracked)
+    cn.eval()
+    bn.eval()
+    with domain_routing(cn, [1, 0, 1, 1, 0]):
+        torch.testing.assert_close(cn(x), bn(x), **TOL64)

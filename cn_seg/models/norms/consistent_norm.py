@@ -65,6 +65,10 @@ class ConsistentNorm(_BatchNorm):
         eps (float): Used when ``norm_cfg`` sets no eps. Default: 1e-5.
         requires_grad (bool): Whether the affine parameters are trained.
             Default: True.
+        share_state (bool): Ablation: keep one set of affine parameters and
+            running statistics for all domains, so that only the batch
+            statistics are per domain (Algorithm 1 without banks, the
+            setting of the paper's BN rows). Default: False.
     """
     _abbr_ = 'bn'
     routed_by_domain = True  # domain_routing hands it the batch's route
@@ -75,7 +79,8 @@ class ConsistentNorm(_BatchNorm):
                  norm_cfg: Optional[dict] = None,
                  eval_domain: int = 0,
                  eps: float = 1e-5,
-                 requires_grad: bool = True):
+                 requires_grad: bool = True,
+                 share_state: bool = False):
         nn.Module.__init__(self)
         if not isinstance(num_domains, int) or num_domains < 1:
             raise ValueError('CN needs num_domains >= 1 (one bank per '
@@ -94,6 +99,7 @@ class ConsistentNorm(_BatchNorm):
         inner = build_norm_layer(norm_cfg, num_features)[1]
         self.norm_cfg = norm_cfg
         self.num_domains = num_domains
+        self.share_state = bool(share_state)
         self.eval_domain = eval_domain
         self.num_features = num_features
         self.eps = inner.eps
@@ -128,7 +134,7 @@ class ConsistentNorm(_BatchNorm):
 
     def _init_banks(self, inner: nn.Module, requires_grad: bool) -> None:
         """Copy the wrapped norm's initial state into every bank."""
-        t = self.num_domains
+        t = 1 if self.share_state else self.num_domains
         weight = getattr(inner, 'weight', None)
         self.affine = weight is not None
         for name in ('weight', 'bias'):
@@ -201,14 +207,22 @@ class ConsistentNorm(_BatchNorm):
                               route.segments)
         return y.index_select(0, route.to('inv_perm', x.device))
 
+    def _state(self, name: str) -> Optional[torch.Tensor]:
+        """A bank tensor indexed by domain (one shared row if share_state)."""
+        value = getattr(self, name)
+        if value is None or not self.share_state:
+            return value
+        return value.expand(self.num_domains, *value.shape[1:])
+
     def _uses_batch_stats(self) -> bool:
         return self.training or not self.track_running_stats
 
     def _batch_stats(self, x: torch.Tensor, segments) -> torch.Tensor:
         """Batch norm of a batch whose domains are contiguous slices."""
-        args = (x, segments, self.weight, self.bias, self.running_mean,
-                self.running_var, self.num_batches_tracked, self.momentum,
-                self.eps, self.training and self.track_running_stats)
+        args = (x, segments, self._state('weight'), self._state('bias'),
+                self._state('running_mean'), self._state('running_var'),
+                self._state('num_batches_tracked'), self.momentum, self.eps,
+                self.training and self.track_running_stats)
         if self.sync and sync_world(self.process_group) > 1:
             return sync_domain_batch_norm(*args, self.num_domains,
                                           self.process_group)
@@ -218,6 +232,7 @@ class ConsistentNorm(_BatchNorm):
         """Every sample in bank ``k``: exactly the wrapped norm's computation."""
         if self.kind == 'batch' and self._uses_batch_stats():
             return self._batch_stats(x, [(k, 0, x.shape[0])])
+        k = 0 if self.share_state else k
         w = None if self.weight is None else self.weight[k]
         b = None if self.bias is None else self.bias[k]
         if self.kind == 'batch':
@@ -237,14 +252,15 @@ class ConsistentNorm(_BatchNorm):
         per-sample scale and shift, applied in one fused ``addcmul`` pass.
         """
         idx = route.to('domain_idx', x.device)
+        weight, bias = self._state('weight'), self._state('bias')
         if self.kind == 'batch':
             y = x
-            scale = torch.rsqrt(self.running_var[idx] + self.eps)
-            if self.weight is not None:
-                scale = scale * self.weight[idx]
-            shift = -self.running_mean[idx] * scale
-            if self.bias is not None:
-                shift = shift + self.bias[idx]
+            scale = torch.rsqrt(self._state('running_var')[idx] + self.eps)
+            if weight is not None:
+                scale = scale * weight[idx]
+            shift = -self._state('running_mean')[idx] * scale
+            if bias is not None:
+                shift = shift + bias[idx]
         else:
             if self.kind == 'group':
                 y = F.group_norm(x, self.num_groups, None, None, self.eps)
@@ -255,7 +271,7 @@ class ConsistentNorm(_BatchNorm):
                 y = F.instance_norm(x, eps=self.eps)
             if not self.affine:
                 return y
-            scale, shift = self.weight[idx], self.bias[idx]
+            scale, shift = weight[idx], bias[idx]
         if self.kind == 'layer':
             view = (x.shape[0], ) + (1, ) * (
                 x.dim() - 1 - len(self.normalized_shape)) + \
@@ -269,4 +285,4 @@ class ConsistentNorm(_BatchNorm):
                 f"norm={self.norm_cfg['type']}, eval_domain="
                 f'{self.eval_domain}, eps={self.eps}, momentum={self.momentum}'
                 f', affine={self.affine}, track_running_stats='
-                f'{self.track_running_stats}')
+                f'{self.track_running_stats}, share_state={self.share_state}')

@@ -131,8 +131,9 @@ class SyncDomainBatchNormFunction(torch.autograd.Function):
         if need_x:  # the same on every rank, since the model is the same
             dist.all_reduce(sums, group=ctx.group)
             grad_x = torch.empty_like(x)
-            domain_grad_input(grad_out, x, weight, mean, invstd, ctx.segments,
-                              sums, count, grad_x)
+            if ctx.segments:  # a rank with an empty batch has nothing to do
+                domain_grad_input(grad_out, x, weight, mean, invstd,
+                                  ctx.segments, sums, count, grad_x)
         return (grad_x, grad_w, grad_b) + (None, ) * 9
 
 
