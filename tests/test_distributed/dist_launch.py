@@ -74,13 +74,16 @@ def run_ranks(commands: List[List[str]], workdir: Path, timeout: float,
 
 
 def launch(script: Path, world_size: int, workdir: Path,
-           args: Sequence[str] = (), timeout: float = 120) -> None:
-    """Run ``python script *args`` as ``world_size`` ranks of one gloo group.
+           args: Sequence[str] = (), timeout: float = 120,
+           extra_env: Optional[Dict[str, str]] = None) -> None:
+    """Run ``python script *args`` as ``world_size`` ranks of one group.
 
     The ranks meet through a file store in ``workdir`` (no network port to
-    pick), and find it in ``CN_DIST_INIT``.
+    pick), and find it in ``CN_DIST_INIT``. ``extra_env`` is added to every
+    rank's environment.
     """
     init = f"file://{workdir / 'dist_store'}"
     commands = [[sys.executable, str(script), *args]] * world_size
-    envs = [worker_env(r, world_size, init) for r in range(world_size)]
+    envs = [worker_env(r, world_size, init, extra_env)
+            for r in range(world_size)]
     run_ranks(commands, workdir, timeout, envs)

@@ -1,9 +1,10 @@
 """One rank of the distributed CN tests (run by dist_launch.launch).
 
-Usage: ``python sync_cn_worker.py OUT_DIR`` with RANK, WORLD_SIZE and
-CN_DIST_INIT set. Runs every case of ``sync_cn_cases`` for this world size
-through CN over SyncBN on gloo, counting the collectives, and saves what the
-tests compare to ``OUT_DIR/rank{RANK}.pt``.
+Usage: ``python sync_cn_worker.py OUT_DIR BACKEND DEVICE`` with RANK,
+WORLD_SIZE and CN_DIST_INIT set; DEVICE is ``cpu``, ``cuda:0`` (every rank on
+one GPU, gloo) or ``cuda:rank`` (a GPU per rank, e.g. NCCL). Runs every case
+of ``sync_cn_cases`` for this world size through CN over SyncBN, counting the
+collectives, and saves what the tests compare to ``OUT_DIR/rank{RANK}.pt``.
 """
 import os
 import sys
@@ -53,15 +54,16 @@ def _counted(counter, fn):
     return result, (after[0] - before[0], after[1] - before[1])
 
 
-def run_case(counter, rank, ranks, t, dtype_name, momentum):
+def run_case(counter, rank, device, ranks, t, dtype_name, momentum):
     dtype = getattr(torch, dtype_name)
-    cn = cases.make_cn(t, 'SyncBN', dtype, momentum)
+    cn = cases.make_cn(t, 'SyncBN', dtype, momentum).to(device)
     steps = []
     for step in range(cases.STEPS):
         x, grad_out, domain_idx, bounds = cases.global_batch(
             ranks, t, dtype, step)
         lo, hi = bounds[rank], bounds[rank + 1]
-        x = x[lo:hi].clone().requires_grad_()
+        x = x[lo:hi].to(device).requires_grad_()
+        grad_out = grad_out.to(device)
         cn.weight.grad = cn.bias.grad = None
         with domain_routing(cn, domain_idx[lo:hi]):
             out, fwd = _counted(counter, lambda: cn(x))
@@ -71,12 +73,17 @@ def run_case(counter, rank, ranks, t, dtype_name, momentum):
     return steps
 
 
-def run_model(counter, rank):
+def run_model(counter, rank, device):
     ranks = cases.MODEL_CASES[dist.get_world_size()]
-    model = cases.make_model('SyncBN')
-    ddp = DistributedDataParallel(model, broadcast_buffers=False)
+    model = cases.make_model('SyncBN').to(device)
+    # broadcast_buffers=False as in mmengine: every rank's banks stay equal
+    # because every rank applies the same global statistics.
+    ddp = DistributedDataParallel(
+        model, device_ids=[device] if device.type == 'cuda' else None,
+        broadcast_buffers=False)
     x, grad_out, domain_idx, bounds = cases.global_batch(
         ranks, 2, torch.float64, 0)
+    x, grad_out = x.to(device), grad_out.to(device)
     lo, hi = bounds[rank], bounds[rank + 1]
     with domain_routing(model, domain_idx[lo:hi]):
         out, fwd = _counted(counter, lambda: ddp(x[lo:hi]))
@@ -88,15 +95,15 @@ def run_model(counter, rank):
                 fwd=fwd, bwd=bwd)
 
 
-def count_per_layer(counter, rank):
+def count_per_layer(counter, rank, device):
     """Collectives of one CN layer for 1 to 4 domains, ranks holding
     different domains."""
     counts = {}
     for t in range(1, 5):
-        cn = cases.make_cn(t, 'SyncBN', torch.float64)
+        cn = cases.make_cn(t, 'SyncBN', torch.float64).to(device)
         domain_idx = [(rank + i) % t for i in range(3)]
         x = torch.randn(3, cases.CHANNELS, 2, 2, dtype=torch.float64,
-                        requires_grad=True)
+                        device=device, requires_grad=True)
         with domain_routing(cn, domain_idx):
             out, fwd = _counted(counter, lambda: cn(x))
         _, bwd = _counted(counter, lambda: out.sum().backward())
@@ -104,25 +111,28 @@ def count_per_layer(counter, rank):
     return counts
 
 
-def main(out_dir: Path) -> None:
+def main(out_dir: Path, backend: str, device: str) -> None:
     torch.set_num_threads(1)
     rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
+    device = torch.device(device.replace('rank', os.environ['LOCAL_RANK']))
+    if device.type == 'cuda':
+        torch.cuda.set_device(device)
     dist.init_process_group(
-        'gloo', init_method=os.environ['CN_DIST_INIT'], rank=rank,
+        backend, init_method=os.environ['CN_DIST_INIT'], rank=rank,
         world_size=world,
         timeout=timedelta(seconds=int(os.environ['CN_DIST_TIMEOUT'])))
     if sync_world() != world:
         raise RuntimeError(f'sync_world() is {sync_world()}, not {world}')
     counter = CollectiveCounter()
     results = dict(
-        cases={name: run_case(counter, rank, *case)
+        cases={name: run_case(counter, rank, device, *case)
                for name, case in cases.CASES[world].items()},
-        model=run_model(counter, rank),
-        counts=count_per_layer(counter, rank))
+        model=run_model(counter, rank, device),
+        counts=count_per_layer(counter, rank, device))
     torch.save(results, out_dir / f'rank{rank}.pt')
     dist.barrier()
     dist.destroy_process_group()
 
 
 if __name__ == '__main__':
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), sys.argv[2], sys.argv[3])

@@ -13,10 +13,9 @@ from mmengine.model import revert_sync_batchnorm
 from torch import nn
 
 import sync_cn_cases as cases
+import sync_cn_checks as checks
 from cn_seg import domain_routing
-from cn_seg.models.norms.domain_route import DomainRoute
-from cn_seg.models.norms.sync_domain_batch_norm import (sync_domain_batch_norm,
-                                                        sync_world)
+from cn_seg.models.norms.sync_domain_batch_norm import sync_world
 
 TOL64 = cases.TOLERANCES['float64']
 DOMAINS = [1, 0, 2, 2, 0, 1, 1]
@@ -76,44 +75,6 @@ def group_of_one(tmp_path):
         dist.destroy_process_group()
 
 
-def _per_domain_bn(x, grad_out, domain_idx, weight, bias, momentum):
-    """Plain F.batch_norm on each domain's samples, in float64."""
-    x = x.double().requires_grad_()
-    out = torch.zeros_like(x)
-    t, c = weight.shape if weight is not None else (3, x.shape[1])
-    running = [torch.zeros(t, c, dtype=torch.float64),
-               torch.ones(t, c, dtype=torch.float64)]
-    params = [None if p is None else p.detach().double().requires_grad_()
-              for p in (weight, bias)]
-    idx = torch.tensor(domain_idx)
-    for k in range(t):
-        sel = (idx == k).nonzero().flatten()
-        if len(sel):
-            out = out.index_copy(0, sel, nn.functional.batch_norm(
-                x[sel], running[0][k], running[1][k],
-                None if params[0] is None else params[0][k],
-                None if params[1] is None else params[1][k], True, momentum,
-                1e-5))
-    out.backward(grad_out.double())
-    grads = [None if p is None else p.grad for p in params]
-    return [out, x.grad, *grads, *running]
-
-
-def _sync_call(x, grad_out, domain_idx, weight, bias, momentum):
-    route = DomainRoute(domain_idx)
-    x = x.clone().requires_grad_()
-    t, c = 3, x.shape[1]
-    running = [torch.zeros(t, c), torch.ones(t, c)]
-    nbt = torch.zeros(t, dtype=torch.long)
-    out = sync_domain_batch_norm(x[route.perm], route.segments, weight, bias,
-                                 *running, nbt, momentum, 1e-5, True, t)
-    out = out[route.inv_perm]
-    out.backward(grad_out)
-    grads = [None if p is None else p.grad for p in (weight, bias)]
-    assert nbt.tolist() == [int(k in domain_idx) for k in range(t)]
-    return [out, x.grad, *grads, *running]
-
-
 @pytest.mark.parametrize('dtype,affine,tol', [
     (torch.float32, True, dict(rtol=1e-5, atol=1e-5)),
     (torch.float32, False, dict(rtol=1e-5, atol=1e-5)),
@@ -130,10 +91,7 @@ def test_sync_kernel_in_a_group_of_one_equals_plain_bn(group_of_one, dtype,
         weight = (1 + torch.rand(3, cases.CHANNELS, generator=g)
                   ).requires_grad_()
         bias = torch.randn(3, cases.CHANNELS, generator=g).requires_grad_()
-    got = _sync_call(x.to(dtype), grad_out.to(dtype), DOMAINS, weight, bias,
-                     0.3)
-    expected = _per_domain_bn(x.to(dtype), grad_out.to(dtype), DOMAINS,
-                              weight, bias, 0.3)
-    for a, b in zip(got, expected):
-        if b is not None:
-            torch.testing.assert_close(a.double(), b, **tol)
+    x, grad_out = x.to(dtype), grad_out.to(dtype)
+    checks.assert_lists_close(
+        checks.sync_kernel(x, grad_out, DOMAINS, weight, bias, 0.3),
+        checks.per_domain_bn(x, grad_out, DOMAINS, weight, bias, 0.3), **tol)
