@@ -1,1 +1,15 @@
-"""cn_seg.datasets."""
+"""Datasets, dataset wrappers and samplers for multi-domain segmentation.
+
+Importing this package registers ``GTA5Dataset`` and ``MultiDomainDataset``
+(mmseg ``DATASETS``) and the domain-balanced samplers (mmengine
+``DATA_SAMPLERS``). The converters and the synthetic-domain generator are
+plain modules used by ``tools/``.
+"""
+from .gta5 import GTA5Dataset
+from .multi_domain_dataset import MultiDomainDataset
+from .samplers import DomainBalancedBatchSampler, DomainBalancedSampler
+
+__all__ = [
+    'GTA5Dataset', 'MultiDomainDataset', 'DomainBalancedSampler',
+    'DomainBalancedBatchSampler'
+]

@@ -1,0 +1,1 @@
+"""Dataset converters behind ``tools/dataset_converters/``."""

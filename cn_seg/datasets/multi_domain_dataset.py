@@ -1,0 +1,154 @@
+"""One dataset over several domains, each sample tagged with its domain."""
+import re
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset, ConcatDataset
+from mmengine.structures import BaseDataElement
+from mmseg.registry import DATASETS
+
+#: Attributes that must agree between domains, with the config key to change.
+_CHECKED_ATTRIBUTES = (('classes', 'metainfo.classes'),
+                       ('palette', 'metainfo.palette'),
+                       ('ignore_index', 'ignore_index'),
+                       ('reduce_zero_label', 'reduce_zero_label'),
+                       ('label_map', 'metainfo.classes'))
+
+
+def _default_domain_name(dataset: BaseDataset) -> str:
+    """``CityscapesDataset`` -> ``'cityscapes'``."""
+    name = re.sub(r'Dataset$', '', type(dataset).__name__)
+    return name.lower() or 'domain'
+
+
+def _attribute(dataset: BaseDataset, key: str):
+    """A dataset's value of a checked key (metainfo first, then attribute)."""
+    if key in dataset.metainfo:
+        return dataset.metainfo[key]
+    return getattr(dataset, key, None)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@DATASETS.register_module()
+class MultiDomainDataset(ConcatDataset):
+    """Concatenate datasets of several domains and tag every sample.
+
+    Each wrapped dataset keeps its own pipeline (e.g. GTA5 frames of
+    1914x1052 and Cityscapes frames of 2048x1024 resize and crop their own way
+    to a common crop). Sample ``i`` of the ``k``-th dataset gets
+    ``domain_idx`` (``k``, or ``domain_indices[k]``) and ``domain_name``
+    (``domain_names[k]``) in the metainfo of its packed data sample, where
+    :class:`cn_seg.models.ConsistentNorm` routing and
+    :class:`cn_seg.evaluation.MultiDomainIoUMetric` read them. The tags are
+    set after the pipeline, so ``PackSegInputs`` needs no extra ``meta_keys``
+    (transforms inside the pipeline do not see them). A pipeline that does
+    not pack gets the tags as keys of its result dict.
+
+    The metainfo is that of the first dataset; datasets whose classes,
+    palette, ignore index or zero-label reduction differ are refused.
+
+    Args:
+        datasets (Sequence[dict | BaseDataset]): One dataset (or config) per
+            domain, in domain order.
+        domain_names (Sequence[str], optional): A name per dataset, used as
+            the metric prefix (``cityscapes/mIoU``). Default: None, the class
+            names without ``Dataset`` in lower case.
+        domain_indices (Sequence[int], optional): The CN bank each dataset's
+            samples use, e.g. ``[1]`` to evaluate GTA5 val (the only dataset)
+            with the GTA5 bank of a model trained on ``[cityscapes, gta5]``.
+            Default: None, the position of the dataset in ``datasets``.
+        lazy_init (bool): Build the wrapped datasets' data lists only when
+            first needed. Default: False.
+    """
+
+    def __init__(self,
+                 datasets: Sequence[Union[dict, BaseDataset]],
+                 domain_names: Optional[Sequence[str]] = None,
+                 domain_indices: Optional[Sequence[int]] = None,
+                 lazy_init: bool = False) -> None:
+        if len(datasets) == 0:
+            raise ValueError('MultiDomainDataset: `datasets` is empty; give '
+                             'one dataset config per domain.')
+        built: List[BaseDataset] = [
+            DATASETS.build(d) if isinstance(d, dict) else d for d in datasets
+        ]
+        self.domain_names = self._check_names(built, domain_names)
+        self.domain_indices = self._check_indices(built, domain_indices)
+        self._check_compatible(built)
+        super().__init__(
+            built,
+            lazy_init=lazy_init,
+            ignore_keys=[key for key, _ in _CHECKED_ATTRIBUTES])
+
+    @staticmethod
+    def _check_names(datasets, names) -> List[str]:
+        if names is None:
+            names = [_default_domain_name(d) for d in datasets]
+        names = [str(n) for n in names]
+        if len(names) != len(datasets):
+            raise ValueError(
+                f'MultiDomainDataset: {len(names)} domain_names {names} for '
+                f'{len(datasets)} datasets; give one name per dataset.')
+        if len(set(names)) != len(names):
+            raise ValueError(
+                f'MultiDomainDataset: domain_names {names} are not unique; '
+                'set `domain_names` to one distinct name per dataset.')
+        return names
+
+    @staticmethod
+    def _check_indices(datasets, indices) -> List[int]:
+        if indices is None:
+            return list(range(len(datasets)))
+        if len(indices) != len(datasets) or not all(
+                isinstance(i, int) and i >= 0 for i in indices):
+            raise ValueError(
+                f'MultiDomainDataset: domain_indices={list(indices)} must be '
+                f'{len(datasets)} non-negative ints (the CN bank of each '
+                'dataset).')
+        return list(indices)
+
+    def _check_compatible(self, datasets) -> None:
+        first = datasets[0]
+        for k, dataset in enumerate(datasets[1:], 1):
+            for key, config_key in _CHECKED_ATTRIBUTES:
+                a, b = _attribute(first, key), _attribute(dataset, key)
+                if not _same(a, b):
+                    raise ValueError(
+                        f'MultiDomainDataset: {key} of domain '
+                        f"'{self.domain_names[k]}' "
+                        f'({type(dataset).__name__}) differs from domain '
+                        f"'{self.domain_names[0]}' ({type(first).__name__}): "
+                        f'{b!r} != {a!r}. All domains must share one label '
+                        f'space; set `{config_key}` of the datasets alike.')
+
+    def domain_of(self, idx: int) -> int:
+        """Position in ``datasets`` of the dataset holding sample ``idx``."""
+        return self._get_ori_dataset_idx(idx)[0]
+
+    def _tags(self, position: int) -> dict:
+        return dict(
+            domain_idx=self.domain_indices[position],
+            domain_name=self.domain_names[position])
+
+    def get_data_info(self, idx: int) -> dict:
+        """The wrapped dataset's data info of sample ``idx``, with its tags."""
+        info = super().get_data_info(idx)
+        info.update(self._tags(self.domain_of(idx)))
+        return info
+
+    def __getitem__(self, idx: int):
+        data = super().__getitem__(idx)
+        tags = self._tags(self.domain_of(idx))
+        samples = data.get('data_samples') if isinstance(data, dict) else None
+        if isinstance(samples, BaseDataElement):
+            samples.set_metainfo(tags)
+        elif isinstance(data, dict):
+            data.update(tags)
+        return data

@@ -1,0 +1,4 @@
+"""Synthetic street-scene domains in the Cityscapes and GTA5 layouts."""
+from .domains import make_synthetic_domains
+
+__all__ = ['make_synthetic_domains']
