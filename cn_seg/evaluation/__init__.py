@@ -1,1 +1,4 @@
-"""cn_seg.evaluation."""
+"""Evaluation: ``MultiDomainIoUMetric`` (registered in mmseg ``METRICS``)."""
+from .metrics import MultiDomainIoUMetric
+
+__all__ = ['MultiDomainIoUMetric']

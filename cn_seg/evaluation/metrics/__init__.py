@@ -1,0 +1,4 @@
+"""Evaluation metrics."""
+from .multi_domain_iou_metric import MultiDomainIoUMetric
+
+__all__ = ['MultiDomainIoUMetric']
