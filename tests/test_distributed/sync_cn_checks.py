@@ -14,9 +14,11 @@ What is compared, and how:
 - collectives: one ``all_reduce`` per CN layer forward and one backward.
 Default tolerances are ``sync_cn_cases.TOLERANCES``.
 """
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 import sync_cn_cases as cases
@@ -42,6 +44,17 @@ def run_workers(workdir: Path, world: int, backend: str = 'gloo',
            timeout=150, extra_env=extra_env)
     return [torch.load(workdir / f'rank{r}.pt', map_location='cpu')
             for r in range(world)]
+
+
+@contextmanager
+def group_of_one(store: Path, backend: str = 'gloo'):
+    """A real process group holding only this process, destroyed on exit."""
+    dist.init_process_group(backend, init_method=f'file://{store}', rank=0,
+                            world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
 
 
 def _plain_banks(cn):

@@ -67,12 +67,8 @@ def test_runner_revert_keeps_banks_and_trains():
 @pytest.fixture
 def group_of_one(tmp_path):
     """A real gloo process group holding only this process."""
-    dist.init_process_group('gloo', init_method=f"file://{tmp_path / 'pg'}",
-                            rank=0, world_size=1)
-    try:
+    with checks.group_of_one(tmp_path / 'pg'):
         yield
-    finally:
-        dist.destroy_process_group()
 
 
 @pytest.mark.parametrize('dtype,affine,tol', [

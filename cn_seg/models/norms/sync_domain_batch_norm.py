@@ -103,12 +103,14 @@ class SyncDomainBatchNormFunction(torch.autograd.Function):
         acc = _acc(x)
         mean, var = mean64.to(acc), var64.to(acc)
         out = torch.empty_like(x)
-        empty = x.new_empty(0, dtype=acc)
+        # Eval-mode kernels write the statistics they use into save_mean and
+        # save_invstd (CUDA does): two distinct scratch buffers.
+        scratch = x.new_empty(2, c, dtype=acc)
         for k, start, end in segments:
             _native_bn.out(x[start:end], _row(weight, k), _row(bias, k),
                            mean[k], var[k], False, 0.0, eps,
-                           out=out[start:end], save_mean=empty,
-                           save_invstd=empty)
+                           out=out[start:end], save_mean=scratch[0],
+                           save_invstd=scratch[1])
         ctx.segments, ctx.group = segments, group
         ctx.save_for_backward(x, weight, mean,
                               torch.rsqrt(var64 + eps).to(acc), count.to(acc))
