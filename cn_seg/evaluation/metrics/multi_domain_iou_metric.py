@@ -28,7 +28,9 @@ class MultiDomainIoUMetric(IoUMetric):
     ``cityscapes/mIoU``, ``cityscapes/mAcc``, ``cityscapes/IoU.road``, so
     that they reach the log, the JSON scalars and TensorBoard. Values are
     percentages rounded to two decimals, as mmseg's; a class absent from both
-    ground truth and prediction of a domain is NaN (or ``nan_to_num``).
+    ground truth and prediction of a domain is NaN (or ``nan_to_num`` times
+    100, as in mmseg's table). Samples without ``domain_name`` are grouped
+    as ``domain{domain_idx}`` (``domain0`` without either).
 
     Example:
         >>> val_evaluator = dict(type='MultiDomainIoUMetric',
