@@ -223,7 +223,8 @@ class ConsistentNorm(_BatchNorm):
                 self._state('running_mean'), self._state('running_var'),
                 self._state('num_batches_tracked'), self.momentum, self.eps,
                 self.training and self.track_running_stats)
-        if self.sync and sync_world(self.process_group) > 1:
+        # As SyncBatchNorm: synchronize in training only.
+        if self.sync and self.training and sync_world(self.process_group) > 1:
             return sync_domain_batch_norm(*args, self.num_domains,
                                           self.process_group)
         return domain_batch_norm(*args)

@@ -81,8 +81,8 @@ def domain_grad_input(grad_out: torch.Tensor, x: torch.Tensor,
     w_invstd = invstd if weight is None else invstd * weight
     b = -w_invstd * invstd * (sums[:, c:] / n)
     d = -w_invstd * (sums[:, :c] / n) - b * mean
-    if _C is not None and x.device.type == 'cpu' and x.dtype in (
-            torch.float32, torch.float64) and segments[0][1] == 0 \
+    if _C is not None and segments and x.device.type == 'cpu' and \
+            x.dtype in (torch.float32, torch.float64) and segments[0][1] == 0 \
             and segments[-1][2] == x.shape[0]:
         domains = torch.tensor([k for k, start, end in segments
                                 for _ in range(start, end)])
