@@ -1,0 +1,79 @@
+"""Fold a CN checkpoint into a plain mmseg model: weights and config."""
+import os
+import os.path as osp
+from typing import Tuple
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from mmseg.registry import MODELS
+
+from ..models import ConsistentNorm, fold_cn
+from .deploy_config import deploy_config
+
+
+def _build(cfg: Config) -> torch.nn.Module:
+    """Build ``cfg.model`` without pretrained weights (they get replaced)."""
+    model_cfg = cfg.model.copy()
+    model_cfg.pop('pretrained', None)
+    if isinstance(model_cfg.get('backbone'), dict):
+        model_cfg.backbone.pop('init_cfg', None)
+    return MODELS.build(model_cfg)
+
+
+def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
+                    domain: int = 0) -> Tuple[str, str]:
+    """Write the plain model of CN bank ``domain``: config.py and model.pth.
+
+    The folded weights are checked against the deployment config: the model
+    that config builds (without CN) loads them strictly.
+
+    Args:
+        config (str): The CN model's config file.
+        checkpoint (str): Its checkpoint (a training or resume checkpoint).
+        out_dir (str): Output folder, created if needed.
+        domain (int): The bank to keep. Default: 0.
+
+    Returns:
+        tuple[str, str]: Paths of the written config and weights.
+
+    Raises:
+        FileNotFoundError: If ``config`` or ``checkpoint`` does not exist.
+        ValueError: If the model has no CN layer, or ``domain`` is not a bank.
+    """
+    for path in (config, checkpoint):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path} does not exist.')
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model = _build(cfg)
+    num_cn = sum(isinstance(m, ConsistentNorm) for m in model.modules())
+    if num_cn == 0:
+        raise ValueError(f'{config} builds a model without CN layers: there '
+                         'is nothing to fold; deploy it as it is.')
+    source = load_checkpoint(model, checkpoint, map_location='cpu')
+    model = fold_cn(model, domain).eval()
+
+    plain_cfg = deploy_config(cfg, domain)
+    state_dict = model.state_dict()
+    _build(plain_cfg).load_state_dict(state_dict, strict=True)
+
+    meta = dict(
+        cn_seg=dict(
+            folded_from=osp.abspath(checkpoint),
+            domain=domain,
+            num_cn_layers=num_cn))
+    dataset_meta = source.get('meta', {}).get('dataset_meta')
+    if dataset_meta is not None:
+        meta['dataset_meta'] = dict(
+            classes=tuple(dataset_meta['classes']),
+            palette=[list(map(int, c)) for c in dataset_meta['palette']])
+    os.makedirs(out_dir, exist_ok=True)
+    model_path = osp.join(out_dir, 'model.pth')
+    config_path = osp.join(out_dir, 'config.py')
+    torch.save(dict(meta=meta, state_dict=state_dict), model_path)
+    plain_cfg.dump(config_path)
+    print_log(f'Folded {num_cn} CN layers to bank {domain}.', logger='current')
+    return config_path, model_path

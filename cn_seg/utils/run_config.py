@@ -1,0 +1,127 @@
+"""What tools/train.py and tools/test.py share: mmseg's flags and set-up.
+
+The flags and their effect follow MMSegmentation 1.2.2's ``tools/train.py``
+and ``tools/test.py`` (``--work-dir``, ``--cfg-options``, ``--launcher``,
+``--local-rank``), plus mmdet's ``--resume [CKPT]``.
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """Add the flags every cn_seg run tool takes to ``parser``.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+    """
+    parser.add_argument(
+        '--work-dir', help='the dir to save logs, checkpoints and metrics '
+        '(default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch >= 2.0 launchers pass `--local-rank` instead of `--local_rank`.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_run_config(args: argparse.Namespace) -> Config:
+    """Load ``args.config`` and apply the flags of :func:`add_run_args`.
+
+    The work dir is chosen as in mmseg: ``--work-dir``, else ``work_dir`` in
+    the config, else ``./work_dirs/<config file name>``.
+
+    Args:
+        args (argparse.Namespace): Parsed arguments with ``config``.
+
+    Returns:
+        Config: The config to build the Runner from.
+
+    Raises:
+        FileNotFoundError: If the config file does not exist.
+    """
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'Config file {args.config} does not exist.')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def apply_resume(cfg: Config, resume: Optional[str]) -> None:
+    """Set the config's resume fields from ``--resume [CKPT]``.
+
+    Args:
+        cfg (Config): The run config, changed in place.
+        resume (str, optional): None (no flag: start afresh, or load
+            ``load_from`` as the config says), ``'auto'`` (the flag alone:
+            the latest checkpoint in the work dir) or a checkpoint path.
+    """
+    if resume is None:
+        return
+    cfg.resume = True
+    cfg.load_from = None if resume == 'auto' else resume
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch ``optim_wrapper`` to mmengine's ``AmpOptimWrapper``.
+
+    Args:
+        cfg (Config): The run config, changed in place.
+
+    Raises:
+        ValueError: If the config uses an optimizer wrapper other than
+            ``OptimWrapper`` (which cannot simply be swapped).
+    """
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in your config.',
+                  logger='current', level=logging.WARNING)
+        return
+    if wrapper != 'OptimWrapper':
+        raise ValueError(
+            f'--amp needs optim_wrapper.type=OptimWrapper, but the config '
+            f'has {wrapper}; set AMP in the config instead.')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the default Runner, or ``runner_type`` from the registry.
+
+    Args:
+        cfg (Config): The run config.
+
+    Returns:
+        Runner: The runner.
+    """
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    from mmseg.registry import RUNNERS
+    return RUNNERS.build(cfg)
