@@ -1,0 +1,76 @@
+"""Test (and evaluate) a segmentor: MMSegmentation's tools/test.py with cn_seg.
+
+Usage: ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
+[--show] [--show-dir DIR] [--wait-time S] [--tta] [--cfg-options K=V ...]
+[--launcher ...]``. The metrics are logged and written to
+``WORK_DIR/<timestamp>/<timestamp>.json``, which tools/compare_runs.py reads.
+"""
+import argparse
+
+import cn_seg  # noqa: F401  (registers CN, datasets, metrics; safe loading)
+from cn_seg.utils.run_config import add_run_args, build_runner, \
+    load_run_config
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='MMSeg test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='the directory to save output prediction for offline evaluation')
+    parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where painted images will be saved. If specified, '
+        'it will be automatically saved to the work_dir/timestamp/show_dir')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--tta', action='store_true', help='Test time augmentation')
+    add_run_args(parser)
+    return parser.parse_args(argv)
+
+
+def trigger_visualization_hook(cfg, args):
+    """Make mmseg's SegVisualizationHook draw (and show or save) predictions.
+
+    Raises:
+        ValueError: If the config has no ``default_hooks.visualization``.
+    """
+    default_hooks = cfg.default_hooks
+    if 'visualization' not in default_hooks:
+        raise ValueError(
+            '--show/--show-dir need default_hooks.visualization='
+            "dict(type='SegVisualizationHook') in the config.")
+    visualization_hook = default_hooks['visualization']
+    visualization_hook['draw'] = True
+    if args.show:
+        visualization_hook['show'] = True
+        visualization_hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        cfg.visualizer['save_dir'] = args.show_dir
+    return cfg
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    cfg = load_run_config(args)
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+    if args.tta:
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.out is not None:
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['keep_results'] = True
+    build_runner(cfg).test()
+
+
+if __name__ == '__main__':
+    main()
