@@ -1,0 +1,319 @@
+"""The tools end to end on tiny synthetic domains, in real processes.
+
+One chain of runs of the CN demo config at tiny size (a few iterations, a
+handful of frames): train uninterrupted; train again, SIGKILL it after a
+checkpoint and ``--resume``; test; fold to BN and load the result in a
+process without cn_seg; compare runs; draw the feature figure.
+"""
+import json
+import os
+import os.path as osp
+import runpy
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import cn_seg
+from cn_seg.datasets.converters import cityscapes as cityscapes_converter
+from cn_seg.datasets.converters import gta5 as gta5_converter
+from cn_seg.datasets.synthetic.domains import main as make_domains
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOLS = osp.join(REPO, 'tools')
+DEMO = osp.join(REPO, 'configs', 'demo')
+CN_CONFIG = osp.join(DEMO,
+                     'cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py')
+BN_CONFIG = osp.join(DEMO,
+                     'deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py')
+MAX_ITERS = 4
+KILL_AFTER = 3  # the last checkpoint before the kill is iter_2.pth
+TIMEOUT = 300
+
+# The demo config at tiny size. Dropout off: after --resume the torch RNG
+# does not replay the skipped iterations' dropout masks (data order and
+# augmentation do replay), and the test compares weights exactly.
+TINY = f"""
+train_cfg = dict(max_iters={MAX_ITERS}, val_interval={MAX_ITERS})
+param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
+                        end={MAX_ITERS}, by_epoch=False)]
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=2, max_keep_ckpts=-1))
+model = dict(decode_head=dict(dropout_ratio=0.0),
+             auxiliary_head=dict(dropout_ratio=0.0))
+train_dataloader = dict(num_workers=0, persistent_workers=False)
+val_dataloader = dict(num_workers=0, persistent_workers=False)
+test_dataloader = val_dataloader
+"""
+STALL = """
+custom_imports = dict(imports=['cn_seg', 'stall_hook'],
+                      allow_failed_imports=False)
+custom_hooks = [dict(type='DomainRoutingHook'),
+                dict(type='StallAfterIterHook', at={at}, marker='{marker}')]
+"""
+
+
+def _env():
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [osp.dirname(osp.abspath(__file__)),
+         env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
+    return env
+
+
+def _run(args, cwd, check=True):
+    """Run ``python args...`` in ``cwd``; fail with its output on error."""
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=TIMEOUT)
+    if check and proc.returncode != 0:
+        pytest.fail(f'{" ".join(args)} exited {proc.returncode}:\n'
+                    f'{proc.stdout[-5000:]}')
+    return proc.stdout
+
+
+def _run_tool(tool, args, monkeypatch, capsys):
+    """Run ``tools/<tool>`` in this process (a thin CLI over cn_seg.utils)."""
+    monkeypatch.setattr(sys, 'argv', [tool, *map(str, args)])
+    capsys.readouterr()
+    runpy.run_path(osp.join(TOOLS, tool), run_name='__main__')
+    return capsys.readouterr().out
+
+
+def _config(root, name, base, extra=''):
+    path = root / name
+    path.write_text(f'_base_ = [{base!r}]\n{TINY}{extra}')
+    return str(path)
+
+
+def _scalars(work_dir):
+    """Training records of every run (timestamp folder) in ``work_dir``."""
+    records = []
+    for stamp in sorted(os.listdir(work_dir)):
+        path = osp.join(work_dir, stamp, 'vis_data', 'scalars.json')
+        if osp.isfile(path):
+            with open(path) as f:
+                records += [json.loads(line) for line in f]
+    return records
+
+
+@pytest.fixture(scope='module')
+def root(tmp_path_factory):
+    """A folder with data/synthetic prepared by the real converters."""
+    root = tmp_path_factory.mktemp('tools')
+    data = root / 'data' / 'synthetic'
+    assert make_domains(['--out', str(data), '--num-train', '6',
+                         '--num-val', '2']) == 0
+    assert cityscapes_converter.main([str(data / 'cityscapes')]) == 0
+    assert gta5_converter.main([str(data / 'gta5')]) == 0
+    return root
+
+
+@pytest.fixture(scope='module')
+def runs(root):
+    """An uninterrupted run and a killed-then-resumed run of one config."""
+    config = _config(root, 'tiny_cn.py', CN_CONFIG)
+    _run([osp.join(TOOLS, 'train.py'), config, '--work-dir', 'straight'],
+         root)
+
+    marker = root / 'stalled'
+    stalling = _config(root, 'tiny_cn_stall.py', CN_CONFIG,
+                       STALL.format(at=KILL_AFTER, marker=marker))
+    proc = subprocess.Popen(
+        [sys.executable, osp.join(TOOLS, 'train.py'), stalling,
+         '--work-dir', 'killed'], cwd=root, env=_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + TIMEOUT
+        while not marker.exists() and proc.poll() is None \
+                and time.time() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), 'training never reached the stall point'
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        killed_status = proc.wait()
+    killed = root / 'killed'
+    state = dict(
+        status=killed_status,
+        checkpoints=sorted(p.name for p in killed.glob('iter_*.pth')))
+    log = _run([osp.join(TOOLS, 'train.py'), config, '--work-dir', 'killed',
+                '--resume'], root)
+    return dict(root=root, config=config, straight=root / 'straight',
+                resumed=killed, before_resume=state, resume_log=log)
+
+
+def test_killed_run_resumes_where_it_stopped(runs):
+    assert runs['before_resume']['status'] == -signal.SIGKILL
+    assert runs['before_resume']['checkpoints'] == ['iter_2.pth']
+    assert 'resumed' in runs['resume_log'].lower()
+    records = [r for r in _scalars(runs['resumed']) if 'lr' in r]
+    # Iteration 3 ran before the kill and again after the resume from 2.
+    assert [r['step'] for r in records] == [1, 2, 3, 3, 4]
+
+
+def test_resume_continues_schedule_and_state(runs):
+    straight = {r['step']: r for r in _scalars(runs['straight']) if 'lr' in r}
+    resumed = [r for r in _scalars(runs['resumed']) if 'lr' in r]
+    for record in resumed:
+        assert record['lr'] == pytest.approx(straight[record['step']]['lr'],
+                                             rel=1e-12)
+    # Same data order, augmentation and banks: the final weights, every CN
+    # bank's statistics and the optimizer state equal the uninterrupted run.
+    final = f'iter_{MAX_ITERS}.pth'
+    a = torch.load(runs['straight'] / final)
+    b = torch.load(runs['resumed'] / final)
+    assert a['meta']['iter'] == b['meta']['iter'] == MAX_ITERS
+    assert a['state_dict'].keys() == b['state_dict'].keys()
+    banks = [k for k in a['state_dict'] if k.endswith('running_mean')]
+    assert banks and all(a['state_dict'][k].dim() == 2 for k in banks)
+    for key in a['state_dict']:
+        torch.testing.assert_close(b['state_dict'][key], a['state_dict'][key],
+                                   rtol=1e-5, atol=1e-6, msg=key)
+    for key, value in a['optimizer']['state'].items():
+        torch.testing.assert_close(b['optimizer']['state'][key]
+                                   ['momentum_buffer'],
+                                   value['momentum_buffer'], rtol=1e-5,
+                                   atol=1e-6)
+
+
+@pytest.fixture(scope='module')
+def tested(runs):
+    """tools/test.py on the uninterrupted run's final checkpoint."""
+    checkpoint = str(runs['straight'] / f'iter_{MAX_ITERS}.pth')
+    _run([osp.join(TOOLS, 'test.py'), runs['config'], checkpoint,
+          '--work-dir', 'straight', '--show-dir', 'shown', '--cfg-options',
+          'default_hooks.visualization.interval=1'], runs['root'])
+    return runs
+
+
+def test_test_tool_reports_the_validation_metrics(tested):
+    work_dir = tested['straight']
+    (result, ) = [
+        p for p in work_dir.glob('*/*.json') if p.stem == p.parent.name
+    ]
+    metrics = json.loads(result.read_text())
+    validation = [r for r in _scalars(work_dir) if 'cityscapes/mIoU' in r][-1]
+    for domain in ('cityscapes', 'gta5'):
+        assert metrics[f'{domain}/mIoU'] == validation[f'{domain}/mIoU']
+        assert len([k for k in metrics
+                    if k.startswith(f'{domain}/IoU.')]) == 19
+    # --show-dir: every painted prediction (interval=1) is saved.
+    assert len(list((tested['root'] / 'shown').glob('**/*.png'))) == 4
+
+
+PLAIN_INFERENCE = """
+import sys
+import numpy as np
+from mmseg.apis import inference_model, init_model
+model = init_model(sys.argv[1], sys.argv[2], device='cpu')
+logits = inference_model(model, sys.argv[3]).seg_logits.data.numpy()
+np.save(sys.argv[4], logits)
+norms = sorted({type(m).__name__ for m in model.modules()
+                if 'Norm' in type(m).__name__})
+assert 'cn_seg' not in sys.modules, 'the folded model imported cn_seg'
+print('norm types:', norms)
+"""
+
+
+def test_folded_model_loads_without_cn_seg(tested, tmp_path, monkeypatch,
+                                           capsys):
+    """Bank 1 (GTA5) folded to BN predicts as the CN model routed to it."""
+    from mmengine.config import Config
+    from mmseg.apis import inference_model, init_model
+    domain = 1
+    root = tested['root']
+    checkpoint = str(tested['straight'] / f'iter_{MAX_ITERS}.pth')
+    out = tmp_path / 'folded'
+    _run_tool('cn2bn.py', [tested['config'], checkpoint, out, '--domain',
+                           domain], monkeypatch, capsys)
+    frame = sorted((root / 'data/synthetic/gta5/images').glob('*.png'))[0]
+    script = tmp_path / 'plain_inference.py'
+    script.write_text(PLAIN_INFERENCE)
+    logits_file = tmp_path / 'logits.npy'
+    output = _run([str(script), str(out / 'config.py'), str(out / 'model.pth'),
+                   str(frame), str(logits_file)], tmp_path)
+    assert "norm types: ['BatchNorm2d']" in output
+
+    cn_model = init_model(tested['config'], checkpoint, device='cpu')
+    # The folded config applies the GTA5 test pipeline (its kept dataset's).
+    plain_pipeline = Config.fromfile(out / 'config.py').test_pipeline
+    assert plain_pipeline == cn_model.cfg.gta5_test_pipeline
+    cn_model.cfg.test_pipeline = plain_pipeline
+    with cn_seg.domain_routing(cn_model, [domain]):
+        expected = inference_model(cn_model, str(frame)).seg_logits.data
+    other_bank = inference_model(cn_model, str(frame)).seg_logits.data
+    folded = torch.from_numpy(np.load(logits_file))
+    torch.testing.assert_close(folded, expected, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(folded, other_bank, atol=1e-3)
+
+
+@pytest.fixture(scope='module')
+def bn_run(root):
+    """The BN demo config at the same tiny size."""
+    config = _config(root, 'tiny_bn.py', BN_CONFIG)
+    _run([osp.join(TOOLS, 'train.py'), config, '--work-dir', 'bn'], root)
+    return root / 'bn'
+
+
+def _cell_matches(cell, value):
+    """A table cell shows ``value`` to two decimals (NaN as 'n/a')."""
+    if np.isnan(value):
+        return cell == 'n/a'
+    return abs(float(cell) - value) <= 0.006
+
+
+def _image_is_drawn(path):
+    import matplotlib.image as mpimg
+    pixels = mpimg.imread(str(path))
+    return pixels.ndim == 3 and float(pixels[..., :3].std()) > 0.05
+
+
+def test_compare_runs_writes_table_and_chart(tested, bn_run, tmp_path,
+                                             monkeypatch, capsys):
+    out = tmp_path / 'compare'
+    printed = _run_tool('compare_runs.py', [
+        bn_run, tested['straight'], '--names', 'BN', 'CN', '--out', out
+    ], monkeypatch, capsys)
+    table = (out / 'table.md').read_text()
+    assert table in printed
+    rows = [[c.strip() for c in line.strip().strip('|').split('|')]
+            for line in table.strip().splitlines()]
+    header, rule, bn, cn, delta = rows
+    classes = list(cn_seg.datasets.GTA5Dataset.METAINFO['classes'])
+    assert header == ['run'] + classes + ['mIoU', 'Δ mIoU vs BN']
+    assert all(len(row) == len(header) for row in rows)
+    assert set(''.join(rule)) <= set('-:')
+
+    # Values: the CN run's test JSON and the BN run's last validation.
+    (cn_json, ) = [p for p in tested['straight'].glob('*/*.json')
+                   if p.stem == p.parent.name]
+    cn_metrics = json.loads(cn_json.read_text())
+    bn_metrics = [r for r in _scalars(bn_run) if 'cityscapes/mIoU' in r][-1]
+    for row, metrics in ((bn, bn_metrics), (cn, cn_metrics)):
+        for name, cell in zip(classes, row[1:]):
+            assert _cell_matches(cell, metrics[f'cityscapes/IoU.{name}'])
+        assert _cell_matches(row[-2], metrics['cityscapes/mIoU'])
+    assert _cell_matches(
+        cn[-1], cn_metrics['cityscapes/mIoU'] - bn_metrics['cityscapes/mIoU'])
+    assert delta[0] == 'Δ CN vs BN'
+    for name, cell in zip(classes, delta[1:]):
+        assert _cell_matches(
+            cell, cn_metrics[f'cityscapes/IoU.{name}'] -
+            bn_metrics[f'cityscapes/IoU.{name}'])
+    assert _image_is_drawn(out / 'per_class_iou.png')
+
+
+def test_visualize_features_draws_both_domains(tested, tmp_path, monkeypatch,
+                                               capsys):
+    figure = tmp_path / 'features.png'
+    monkeypatch.chdir(tested['root'])  # the config's data_root is relative
+    printed = _run_tool('visualize_features.py', [
+        tested['config'], tested['straight'] / f'iter_{MAX_ITERS}.pth',
+        '--out', figure, '--num-samples', 2
+    ], monkeypatch, capsys)
+    assert 'cityscapes, gta5' in printed
+    assert _image_is_drawn(figure)
