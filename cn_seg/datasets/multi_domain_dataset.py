@@ -49,7 +49,8 @@ class MultiDomainDataset(ConcatDataset):
     :class:`cn_seg.evaluation.MultiDomainIoUMetric` read them. The tags are
     set after the pipeline, so ``PackSegInputs`` needs no extra ``meta_keys``
     (transforms inside the pipeline do not see them). A pipeline that does
-    not pack gets the tags as keys of its result dict.
+    not pack gets the tags as keys of its result dict; a sample that is a
+    list of views keeps the tags its pipeline gave each view.
 
     The metainfo is that of the first dataset; datasets whose classes,
     palette, ignore index or zero-label reduction differ are refused.
@@ -149,6 +150,6 @@ class MultiDomainDataset(ConcatDataset):
         samples = data.get('data_samples') if isinstance(data, dict) else None
         if isinstance(samples, BaseDataElement):
             samples.set_metainfo(tags)
-        elif isinstance(data, dict):
+        elif isinstance(data, dict) and 'data_samples' not in data:
             data.update(tags)
         return data
