@@ -90,8 +90,8 @@ def test_requires_grad_false_and_norm_eval_and_frozen_stages():
     assert not model.layer1[0].bn1.weight.requires_grad
     assert model.layer2[0].bn1.training and model.layer2[0].bn1.weight.requires_grad
     # A frozen (eval-mode) CN layer inside a training model needs no route.
-    x = torch.randn(2, 3, 32, 32)
-    with domain_routing(model, [0, 1]):
+    x = torch.randn(4, 3, 32, 32)  # layer4 is 1x1: two samples per bank
+    with domain_routing(model, [0, 0, 1, 1]):
         model(x)[0].sum().backward()
 
 
@@ -120,8 +120,8 @@ def test_runner_revert_sync_bn_keeps_banks():
         assert torch.equal(value, state[key])
     # Without a process group, CN over SyncBN trains as per-domain BN.
     reverted.train()
-    with domain_routing(reverted, [0, 1]):
-        reverted(torch.randn(2, 3, 32, 32))
+    with domain_routing(reverted, [0, 0, 1, 1]):
+        reverted(torch.randn(4, 3, 32, 32))
 
 
 def test_sync_bn_conversion_gives_a_clear_error():

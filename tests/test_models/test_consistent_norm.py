@@ -270,3 +270,13 @@ def test_share_state_normalizes_per_domain_with_one_set_of_state():
     bn.eval()
     with domain_routing(cn, [1, 0, 1, 1, 0]):
         torch.testing.assert_close(cn(x), bn(x), **TOL64)
+
+
+def test_one_value_per_channel_in_a_bank_is_refused_like_batchnorm():
+    """An ASPP image-pool input (1x1) with one sample of a domain: undefined."""
+    cn = _make_cn(4, 2).train()
+    with pytest.raises(ValueError, match='CN bank 1 got 1 value per channel'):
+        with domain_routing(cn, [0, 0, 1]):
+            cn(torch.randn(3, 4, 1, 1, dtype=torch.float64))
+    with pytest.raises(ValueError):  # what plain BN does in that case
+        nn.BatchNorm2d(4).train()(torch.randn(1, 4, 1, 1))

@@ -73,13 +73,14 @@ def test_loss_is_the_weighted_sum_of_per_domain_losses():
 
 def test_weights_change_the_loss_as_stated():
     torch.manual_seed(0)
-    x = torch.randn(2, 3, 32, 32)
-    labels = torch.randint(0, 4, (2, 32, 32))
+    x = torch.randn(4, 3, 32, 32)
+    labels = torch.randint(0, 4, (4, 32, 32))
     values = {}
     for weights in ([1.0, 1.0], [1.0, 3.0]):
         torch.manual_seed(1)
         model = enable_domain_routing(_model(weights)).train()
-        losses = model(x, _samples([0, 1], ['a', 'b'], labels), mode='loss')
+        losses = model(x, _samples([0, 0, 1, 1], ['a', 'b'], labels),
+                       mode='loss')
         values[weights[1]] = losses
     torch.testing.assert_close(values[3.0]['decode.loss_ce.b'],
                                3 * values[1.0]['decode.loss_ce.b'])

@@ -164,7 +164,8 @@ custom_hooks = [dict(type='DomainRoutingHook')]
     num_cn = sum(isinstance(m, ConsistentNorm) for m in model.modules())
     assert num_cn == num_bn  # every SyncBN of mmseg's model became CN
     enable_domain_routing(model).train()
-    losses = model(torch.randn(2, 3, 64, 64), _samples([0, 1], (64, 64)),
-                   mode='loss')
+    # Two samples per bank: ASPP's image pooling normalizes 1x1 features.
+    losses = model(torch.randn(4, 3, 64, 64),
+                   _samples([0, 0, 1, 1], (64, 64)), mode='loss')
     assert set(losses) >= {'decode.loss_ce', 'aux.loss_ce'}
     assert torch.isfinite(losses['decode.loss_ce'])

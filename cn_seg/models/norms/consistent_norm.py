@@ -224,9 +224,23 @@ class ConsistentNorm(_BatchNorm):
                 self._state('num_batches_tracked'), self.momentum, self.eps,
                 self.training and self.track_running_stats)
         # As SyncBatchNorm: synchronize in training only.
-        if self.sync and self.training and sync_world(self.process_group) > 1:
+        if self.sync and self.training and \
+                sync_world(self.process_group) > 1:
             return sync_domain_batch_norm(*args, self.num_domains,
                                           self.process_group)
+        per_sample = x[0].numel() // max(x.shape[1], 1)
+        for k, start, end in segments:
+            if self.training and (end - start) * per_sample == 1:
+                # nn.BatchNorm2d refuses this too: the variance of one value
+                # is 0, so training normalizes to beta while evaluation uses
+                # running statistics that never matched it.
+                raise ValueError(
+                    f'CN bank {k} got 1 value per channel in training (one '
+                    f'sample of shape {tuple(x.shape[1:])}), so its batch '
+                    'statistics are undefined. Give each domain more samples '
+                    'per batch (samples_per_domain), or synchronize the banks '
+                    "across GPUs with norm_cfg=dict(type='CN', "
+                    "norm_cfg=dict(type='SyncBN')).")
         return domain_batch_norm(*args)
 
     def _forward_bank(self, x: torch.Tensor, k: int) -> torch.Tensor:
