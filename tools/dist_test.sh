@@ -1,27 +1,10 @@
 #!/usr/bin/env bash
 # Distributed testing with torchrun, as MMSegmentation's tools/dist_test.sh.
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py options...]
-# PYTHON defaults to the project's .venv/bin/python, else python.
+# Same environment variables as tools/dist_train.sh.
 set -euo pipefail
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -x "$ROOT/.venv/bin/python" ]; then DEFAULT_PYTHON="$ROOT/.venv/bin/python"; else DEFAULT_PYTHON=python; fi
-PYTHON=${PYTHON:-$DEFAULT_PYTHON}
-
-PYTHONPATH="$ROOT":${PYTHONPATH:-} \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$ROOT/tools/test.py" \
-    "$CONFIG" \
-    "$CHECKPOINT" \
-    --launcher pytorch "${@:4}"
+TOOL=test.py exec "$(dirname "$0")/dist_train.sh" "$CONFIG" "$GPUS" \
+    "$CHECKPOINT" "${@:4}"

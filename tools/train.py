@@ -28,7 +28,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp',
         action='store_true',
         default=False,
-        help='enable automatic-mixed-precision training')
+        help='enable automatic-mixed-precision training (mmengine supports '
+        'it on GPU, NPU, MLU and MUSA devices, not on the CPU)')
     add_run_args(parser)
     return parser.parse_args(argv)
 

@@ -10,6 +10,8 @@ import os
 import os.path as osp
 from typing import Optional
 
+import torch
+import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
@@ -112,8 +114,40 @@ def enable_amp(cfg: Config) -> None:
     cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Let ``--launcher pytorch`` (torchrun) run on machines without CUDA.
+
+    mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and
+    its DDP wrapper passes ``device_ids=[LOCAL_RANK]``; neither works for CPU
+    processes. Without CUDA this starts the gloo process group from
+    torchrun's environment (the Runner then skips ``init_dist``) and, unless
+    the config sets ``model_wrapper_cfg``, wraps the model in
+    ``MMDistributedDataParallel`` without device ids. With CUDA, or without a
+    launcher, it does nothing.
+
+    Args:
+        cfg (Config): The run config, changed in place.
+    """
+    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+        return
+    if not dist.is_initialized():
+        backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get(
+            'backend', 'gloo')
+        if backend != 'gloo':
+            print_log(
+                f'env_cfg.dist_cfg.backend={backend} needs CUDA; this '
+                'machine has none, so the processes use gloo.',
+                logger='current', level=logging.WARNING)
+        dist.init_process_group('gloo')
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel', device_ids=None)
+
+
 def build_runner(cfg: Config) -> Runner:
     """Build the default Runner, or ``runner_type`` from the registry.
+
+    Calls :func:`setup_cpu_distributed` first.
 
     Args:
         cfg (Config): The run config.
@@ -121,6 +155,7 @@ def build_runner(cfg: Config) -> Runner:
     Returns:
         Runner: The runner.
     """
+    setup_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     from mmseg.registry import RUNNERS
