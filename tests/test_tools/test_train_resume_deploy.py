@@ -12,6 +12,7 @@ import runpy
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -57,23 +58,44 @@ custom_hooks = [dict(type='DomainRoutingHook'),
 """
 
 
-def _env():
+def _env(threads=None):
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
         [osp.dirname(osp.abspath(__file__)),
          env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
     return env
 
 
-def _run(args, cwd, check=True):
-    """Run ``python args...`` in ``cwd``; fail with its output on error."""
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=_env(),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=TIMEOUT)
-    if check and proc.returncode != 0:
-        pytest.fail(f'{" ".join(args)} exited {proc.returncode}:\n'
-                    f'{proc.stdout[-5000:]}')
-    return proc.stdout
+def _start(args, cwd, threads=None):
+    """Start ``python args...`` in ``cwd``, its output in a log file."""
+    log = tempfile.TemporaryFile(mode='w+')
+    proc = subprocess.Popen([sys.executable, *map(str, args)], cwd=cwd,
+                            env=_env(threads), stdout=log,
+                            stderr=subprocess.STDOUT, text=True)
+    proc.log = log
+    return proc
+
+
+def _finish(proc):
+    """Wait for ``proc``; fail with its output unless it succeeded."""
+    try:
+        status = proc.wait(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    proc.log.seek(0)
+    output = proc.log.read()
+    proc.log.close()
+    if status != 0:
+        pytest.fail(f'{" ".join(proc.args)} exited {status}:\n'
+                    f'{output[-5000:]}')
+    return output
+
+
+def _run(args, cwd):
+    """Run ``python args...`` in ``cwd`` and return its output."""
+    return _finish(_start(args, cwd))
 
 
 def _run_tool(tool, args, monkeypatch, capsys):
@@ -115,35 +137,41 @@ def root(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def runs(root):
-    """An uninterrupted run and a killed-then-resumed run of one config."""
-    config = _config(root, 'tiny_cn.py', CN_CONFIG)
-    _run([osp.join(TOOLS, 'train.py'), config, '--work-dir', 'straight'],
-         root)
+    """Tiny trainings side by side, one thread each.
 
+    The CN config uninterrupted; the same, killed after a checkpoint and
+    resumed; the BN config.
+    """
+    config = _config(root, 'tiny_cn.py', CN_CONFIG)
     marker = root / 'stalled'
     stalling = _config(root, 'tiny_cn_stall.py', CN_CONFIG,
                        STALL.format(at=KILL_AFTER, marker=marker))
-    proc = subprocess.Popen(
-        [sys.executable, osp.join(TOOLS, 'train.py'), stalling,
-         '--work-dir', 'killed'], cwd=root, env=_env(),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    train = osp.join(TOOLS, 'train.py')
+    straight = _start([train, config, '--work-dir', 'straight'], root, 1)
+    bn = _start([train, _config(root, 'tiny_bn.py', BN_CONFIG), '--work-dir',
+                 'bn'], root, 1)
+    killed = _start([train, stalling, '--work-dir', 'killed'], root, 1)
     try:
         deadline = time.time() + TIMEOUT
-        while not marker.exists() and proc.poll() is None \
+        while not marker.exists() and killed.poll() is None \
                 and time.time() < deadline:
             time.sleep(0.2)
         assert marker.exists(), 'training never reached the stall point'
     finally:
-        proc.send_signal(signal.SIGKILL)
-        killed_status = proc.wait()
-    killed = root / 'killed'
+        killed.send_signal(signal.SIGKILL)
+        killed_status = killed.wait()
+        killed.log.close()
     state = dict(
         status=killed_status,
-        checkpoints=sorted(p.name for p in killed.glob('iter_*.pth')))
-    log = _run([osp.join(TOOLS, 'train.py'), config, '--work-dir', 'killed',
-                '--resume'], root)
+        checkpoints=sorted(p.name
+                           for p in (root / 'killed').glob('iter_*.pth')))
+    resumed = _start([train, config, '--work-dir', 'killed', '--resume'],
+                     root, 1)
+    _finish(straight)
+    _finish(bn)
     return dict(root=root, config=config, straight=root / 'straight',
-                resumed=killed, before_resume=state, resume_log=log)
+                resumed=root / 'killed', bn=root / 'bn', before_resume=state,
+                resume_log=_finish(resumed))
 
 
 def test_killed_run_resumes_where_it_stopped(runs):
@@ -251,14 +279,6 @@ def test_folded_model_loads_without_cn_seg(tested, tmp_path, monkeypatch,
     assert not torch.allclose(folded, other_bank, atol=1e-3)
 
 
-@pytest.fixture(scope='module')
-def bn_run(root):
-    """The BN demo config at the same tiny size."""
-    config = _config(root, 'tiny_bn.py', BN_CONFIG)
-    _run([osp.join(TOOLS, 'train.py'), config, '--work-dir', 'bn'], root)
-    return root / 'bn'
-
-
 def _cell_matches(cell, value):
     """A table cell shows ``value`` to two decimals (NaN as 'n/a')."""
     if np.isnan(value):
@@ -272,9 +292,10 @@ def _image_is_drawn(path):
     return pixels.ndim == 3 and float(pixels[..., :3].std()) > 0.05
 
 
-def test_compare_runs_writes_table_and_chart(tested, bn_run, tmp_path,
+def test_compare_runs_writes_table_and_chart(tested, tmp_path,
                                              monkeypatch, capsys):
     out = tmp_path / 'compare'
+    bn_run = tested['bn']
     printed = _run_tool('compare_runs.py', [
         bn_run, tested['straight'], '--names', 'BN', 'CN', '--out', out
     ], monkeypatch, capsys)
