@@ -23,8 +23,8 @@ def tag_domain(results: dict, domain_idx: int, domain_name: str,
     if not isinstance(samples, BaseDataElement):
         raise ValueError(
             f'{where} tags the packed data sample, but the sample is not '
-            "packed: end the pipeline before it with dict(type='PackSegInputs')"
-            '.')
+            'packed: end the pipeline before it with '
+            "dict(type='PackSegInputs').")
     samples.set_metainfo(dict(domain_idx=domain_idx, domain_name=domain_name))
     return results
 
