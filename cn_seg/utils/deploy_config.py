@@ -10,14 +10,17 @@ cn_seg builds with ``mmseg.apis.init_model``:
   eval-mode computation equals BN's (the state dict keys are the same);
 - ``cn_seg`` leaves ``custom_imports``; cn_seg hooks (``DomainRoutingHook``)
   leave ``custom_hooks``;
-- evaluation data: ``MultiDomainDataset`` becomes the dataset(s) whose samples
-  use the kept bank; cn_seg datasets and metrics become the mmseg class they
+- ``DomainWeightedLoss`` becomes the loss it wraps (a deployed model sees
+  one domain, and losses do not act at inference);
+- evaluation data: ``MultiDomainDataset`` (or a ``ConcatDataset`` whose
+  parts end in ``SetDomain``) becomes the dataset(s) whose samples use the
+  kept bank, and ``SetDomain`` leaves the pipelines; cn_seg datasets and metrics become the mmseg class they
   derive from (``GTA5Dataset`` -> ``BaseSegDataset`` with its classes,
   palette and suffixes; ``MultiDomainIoUMetric`` -> ``IoUMetric``);
 - ``test_pipeline`` (what ``inference_model`` applies) becomes the pipeline
   of the kept test dataset;
-- training keys (train dataloader, loop, optimizer, schedulers, resume) are
-  dropped: the folded model is for inference and evaluation; train the CN
+- training keys (train dataloader and pipelines, loop, optimizer,
+  schedulers, resume) are dropped: the folded model is for inference and evaluation; train the CN
   config instead. ``model.pretrained`` is dropped: the weights are complete.
 """
 import inspect
@@ -93,10 +96,17 @@ def _plain_dataset(cls: type, cfg: dict) -> dict:
     return plain
 
 
-def _bank_datasets(cfg: dict, domain: int, path: str) -> dict:
-    """The datasets of a MultiDomainDataset whose samples use ``domain``."""
-    datasets = list(cfg['datasets'])
-    banks = cfg.get('domain_indices') or list(range(len(datasets)))
+def _set_domain_bank(dataset: Any) -> Optional[int]:
+    """The bank a dataset's ``SetDomain`` transform gives its samples."""
+    pipeline = dataset.get('pipeline') if isinstance(dataset, dict) else None
+    for transform in pipeline or []:
+        if isinstance(transform, dict) and transform.get('type') == 'SetDomain':
+            return transform.get('domain_idx', 0)
+    return None
+
+
+def _keep_bank(datasets: list, banks: list, domain: int, path: str) -> dict:
+    """The datasets whose samples use bank ``domain`` (else all of them)."""
     chosen = [d for d, bank in zip(datasets, banks) if bank == domain]
     if not chosen:
         print_log(
@@ -122,7 +132,19 @@ def _rewrite(obj: Any, domain: int, path: str) -> Any:
                              and issubclass(cls, ConsistentNorm)):
         obj = _plain_norm(obj)
     elif cls is not None and cls.__name__ == 'MultiDomainDataset':
-        return _rewrite(_bank_datasets(obj, domain, path), domain, path)
+        datasets = list(obj['datasets'])
+        banks = obj.get('domain_indices') or list(range(len(datasets)))
+        return _rewrite(_keep_bank(datasets, banks, domain, path), domain,
+                        path)
+    elif kind == 'ConcatDataset' and any(
+            _set_domain_bank(d) is not None for d in obj['datasets']):
+        banks = [_set_domain_bank(d) for d in obj['datasets']]
+        return _rewrite(_keep_bank(list(obj['datasets']), banks, domain, path),
+                        domain, path)
+    elif cls is not None and cls.__name__ == 'SetDomain':
+        return _DROP
+    elif cls is not None and cls.__name__ == 'DomainWeightedLoss':
+        return _rewrite(obj['loss'], domain, path)
     elif cls is not None and issubclass(cls, BaseDataset):
         obj = _plain_dataset(cls, obj)
     elif cls is not None and issubclass(cls, BaseMetric):
@@ -160,8 +182,9 @@ def deploy_config(cfg: Config, domain: int = 0) -> Config:
             equivalent, or a CN dict without inner ``norm_cfg``.
     """
     data: Dict[str, Any] = cfg.to_dict()
-    for key in _TRAINING_KEYS:
-        data.pop(key, None)
+    for key in list(data):
+        if key in _TRAINING_KEYS or key.endswith('train_pipeline'):
+            data.pop(key)
     if 'custom_imports' in data:
         kept = _without_cn_seg_imports(data.pop('custom_imports'))
         if kept:

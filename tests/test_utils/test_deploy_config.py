@@ -90,3 +90,39 @@ def test_other_custom_imports_and_hooks_stay():
 def test_cn_without_inner_norm_is_a_clear_error():
     with pytest.raises(ValueError, match='inner norm_cfg'):
         deploy_config(Config(dict(norm_cfg=dict(type='CN', num_domains=2))))
+
+
+def test_transform_domains_keep_the_bank_view():
+    """Views tagged by SetDomain: the folded bank keeps its own view."""
+
+    def view(scale, bank):
+        return dict(
+            type='CityscapesDataset',
+            pipeline=[
+                dict(type='Resize', scale=scale),
+                dict(type='PackSegInputs'),
+                dict(type='SetDomain', domain_idx=bank, domain_name=str(bank))
+            ])
+
+    cfg = Config(
+        dict(
+            model=dict(
+                decode_head=dict(
+                    loss_decode=dict(
+                        type='DomainWeightedLoss',
+                        loss=dict(type='CrossEntropyLoss', loss_weight=0.4)))),
+            train_pipeline=[dict(type='TransformDomains', views=[])],
+            test_dataloader=dict(
+                dataset=dict(
+                    type='ConcatDataset',
+                    datasets=[view((256, 128), 0),
+                              view((128, 64), 1)]))))
+    plain = deploy_config(cfg, domain=1)
+    assert plain.model.decode_head.loss_decode == dict(
+        type='CrossEntropyLoss', loss_weight=0.4)
+    assert 'train_pipeline' not in plain
+    assert plain.test_dataloader.dataset == dict(
+        type='CityscapesDataset',
+        pipeline=[dict(type='Resize', scale=(128, 64)),
+                  dict(type='PackSegInputs')])
+    assert plain.test_pipeline == plain.test_dataloader.dataset.pipeline
