@@ -45,7 +45,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 import cn_seg  # noqa: F401  (registers CN, datasets, hooks; safe resume)
-import cn_seg.datasets.transforms  # noqa: F401  (TransformDomains, ...)
 from cn_seg.datasets.converters import cityscapes, gta5
 from cn_seg.datasets.synthetic import make_synthetic_domains
 from cn_seg.utils.results_table import bar_chart, markdown_table

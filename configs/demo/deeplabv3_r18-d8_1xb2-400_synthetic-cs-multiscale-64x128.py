@@ -9,9 +9,6 @@
 # (`cityscapes`) and at half size (`cityscapes-0.5x`, bank 1 in the CN
 # sibling: the paper's dynamic inference; `cityscapes-0.5x-bank0`, bank 0).
 _base_ = ['./deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py']
-custom_imports = dict(
-    imports=['cn_seg', 'cn_seg.datasets.transforms'],
-    allow_failed_imports=False)
 crop_size = _base_.crop_size  # (h, w)
 view_names = ['cityscapes', 'cityscapes-0.5x']
 half_view = [

@@ -4,8 +4,6 @@ import pytest
 from mmseg.registry import TRANSFORMS
 from scipy.ndimage import gaussian_filter
 
-import cn_seg.datasets.transforms  # noqa: F401
-
 
 @pytest.mark.parametrize('sigma', [0.7, 1.0, 2.5])
 def test_blur_matches_scipy_and_keeps_the_label(sigma):

@@ -4,7 +4,6 @@ from mmengine.runner import Runner
 from mmseg.models import SegDataPreProcessor
 from PIL import Image
 
-import cn_seg.datasets.transforms  # noqa: F401
 from cn_seg.datasets.transforms import multi_view_collate
 
 NUM_FRAMES, H, W = 5, 32, 64

@@ -10,7 +10,6 @@ from mmengine.dataset import pseudo_collate
 from mmseg.registry import MODELS, TRANSFORMS
 from PIL import Image
 
-import cn_seg.datasets.transforms  # noqa: F401
 from cn_seg import enable_domain_routing, fold_cn
 
 

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 from mmseg.registry import TRANSFORMS
 
-import cn_seg.datasets.transforms  # noqa: F401
 
 H, W, BLOCK = 64, 128, 16
 NAMES = ['identity', 'half', 'blur', 'crop', 'flip']
