@@ -251,8 +251,10 @@ def machine() -> str:
             names = [line.split(':', 1)[1].strip() for line in f
                      if line.startswith('model name')]
         model = names[0] if names else model
+    load = ', '.join(f'{x:.1f}' for x in os.getloadavg())
     return (f'{model}, {os.cpu_count()} CPUs, torch {torch.__version__} '
-            f'with {torch.get_num_threads()} threads')
+            f'with {torch.get_num_threads()} threads; load average at the '
+            f'end {load} (other processes slow the runs down)')
 
 
 def _frames(data: str) -> str:

@@ -32,7 +32,8 @@ class TransformDomains(BaseTransform):
     transforms (``Resize``, ``Pad``, ``RandomCrop``, ``RandomFlip``) move the
     label with the image, as everywhere in mmseg.
 
-    The transform returns a list of packed views: the dataloader needs
+    The transform packs the views and returns them as a list, so it ends the
+    pipeline, and the dataloader needs
     ``collate_fn=dict(type='multi_view_collate')``, which puts the views of
     each sample side by side in one batch (``batch_size`` samples give
     ``batch_size * t`` images). Put the augmentations shared by all views
