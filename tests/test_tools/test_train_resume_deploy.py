@@ -65,6 +65,8 @@ def _env(threads=None):
          env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
     if threads:
         env['OMP_NUM_THREADS'] = str(threads)
+    # Sleeping, not spinning, OpenMP threads: much faster on a busy machine.
+    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     return env
 
 
