@@ -5,9 +5,10 @@ Builds mmseg's ``deeplabv3_r50-d8`` model three times, with plain BN, with CN
 per-domain CN (index each domain's samples, normalize, scatter back), and
 times full SGD training steps (forward, losses incl. the auxiliary head,
 backward, update) interleaved in one process. Peak memory of a step is
-measured in a fresh child process per variant: on CUDA with
-``max_memory_allocated``, on the CPU as the growth of the peak resident set
-size over the model's own footprint. Prints medians and ratios to BN.
+measured in a fresh child process per variant, for the second step (after
+the optimizer state exists): on CUDA with ``max_memory_allocated``, on the
+CPU as the peak resident set size (``VmHWM``, reset before the step) over the
+resident size before it. Prints medians and ratios to BN.
 
 Usage:
     python benchmarks/bench_train_step.py [--size 256] [--batch 4]
@@ -15,7 +16,6 @@ Usage:
 """
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -106,10 +106,20 @@ def measure_memory(variant, args):
         step(model, optim, x, samples)
         _sync(device)
         return (torch.cuda.max_memory_allocated() - base) / 2**20
-    # ru_maxrss is a lifetime peak: measure its growth from the first step.
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step(model, optim, x, samples)  # optimizer state exists from here on
+    # Linux: writing 5 to clear_refs resets the peak resident set (VmHWM), so
+    # the peak of the next step is measured, not that of building the model.
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    base = _status_kib('VmRSS')
     step(model, optim, x, samples)
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+    return (_status_kib('VmHWM') - base) / 1024
+
+
+def _status_kib(field):
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f
+                    if line.startswith(field + ':'))
 
 
 def main():
