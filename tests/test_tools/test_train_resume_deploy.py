@@ -20,36 +20,12 @@ import pytest
 import torch
 
 import cn_seg
-from cn_seg.datasets.converters import cityscapes as cityscapes_converter
-from cn_seg.datasets.converters import gta5 as gta5_converter
-from cn_seg.datasets.synthetic.domains import main as make_domains
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO, 'tools')
-DEMO = osp.join(REPO, 'configs', 'demo')
-CN_CONFIG = osp.join(DEMO,
-                     'cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py')
-BN_CONFIG = osp.join(DEMO,
-                     'deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py')
+from .tiny_demo import DEMO_BN, DEMO_CN, TOOLS, make_data, tiny_config
+
 MAX_ITERS = 4
 KILL_AFTER = 3  # the last checkpoint before the kill is iter_2.pth
 TIMEOUT = 300
-
-# The demo config at tiny size. Dropout off: after --resume the torch RNG
-# does not replay the skipped iterations' dropout masks (data order and
-# augmentation do replay), and the test compares weights exactly.
-TINY = f"""
-train_cfg = dict(max_iters={MAX_ITERS}, val_interval={MAX_ITERS})
-param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
-                        end={MAX_ITERS}, by_epoch=False)]
-default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(interval=2, max_keep_ckpts=-1))
-model = dict(decode_head=dict(dropout_ratio=0.0),
-             auxiliary_head=dict(dropout_ratio=0.0))
-train_dataloader = dict(num_workers=0, persistent_workers=False)
-val_dataloader = dict(num_workers=0, persistent_workers=False)
-test_dataloader = val_dataloader
-"""
 STALL = """
 custom_imports = dict(imports=['cn_seg', 'stall_hook'],
                       allow_failed_imports=False)
@@ -71,7 +47,7 @@ def _env(threads=None):
 
 
 def _start(args, cwd, threads=None):
-    """Start ``python args...`` in ``cwd``, its output in a log file."""
+    """Start ``python args...`` in ``cwd``, its output in a temporary file."""
     log = tempfile.TemporaryFile(mode='w+')
     proc = subprocess.Popen([sys.executable, *map(str, args)], cwd=cwd,
                             env=_env(threads), stdout=log,
@@ -108,12 +84,6 @@ def _run_tool(tool, args, monkeypatch, capsys):
     return capsys.readouterr().out
 
 
-def _config(root, name, base, extra=''):
-    path = root / name
-    path.write_text(f'_base_ = [{base!r}]\n{TINY}{extra}')
-    return str(path)
-
-
 def _scalars(work_dir):
     """Training records of every run (timestamp folder) in ``work_dir``."""
     records = []
@@ -129,11 +99,7 @@ def _scalars(work_dir):
 def root(tmp_path_factory):
     """A folder with data/synthetic prepared by the real converters."""
     root = tmp_path_factory.mktemp('tools')
-    data = root / 'data' / 'synthetic'
-    assert make_domains(['--out', str(data), '--num-train', '6',
-                         '--num-val', '2']) == 0
-    assert cityscapes_converter.main([str(data / 'cityscapes')]) == 0
-    assert gta5_converter.main([str(data / 'gta5')]) == 0
+    make_data(root)
     return root
 
 
@@ -144,14 +110,14 @@ def runs(root):
     The CN config uninterrupted; the same, killed after a checkpoint and
     resumed; the BN config.
     """
-    config = _config(root, 'tiny_cn.py', CN_CONFIG)
+    config = tiny_config(root, 'tiny_cn.py', DEMO_CN, MAX_ITERS)
     marker = root / 'stalled'
-    stalling = _config(root, 'tiny_cn_stall.py', CN_CONFIG,
-                       STALL.format(at=KILL_AFTER, marker=marker))
+    stalling = tiny_config(root, 'tiny_cn_stall.py', DEMO_CN, MAX_ITERS,
+                           extra=STALL.format(at=KILL_AFTER, marker=marker))
     train = osp.join(TOOLS, 'train.py')
     straight = _start([train, config, '--work-dir', 'straight'], root, 1)
-    bn = _start([train, _config(root, 'tiny_bn.py', BN_CONFIG), '--work-dir',
-                 'bn'], root, 1)
+    bn = _start([train, tiny_config(root, 'tiny_bn.py', DEMO_BN, MAX_ITERS),
+                 '--work-dir', 'bn'], root, 1)
     killed = _start([train, stalling, '--work-dir', 'killed'], root, 1)
     try:
         deadline = time.time() + TIMEOUT

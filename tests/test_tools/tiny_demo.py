@@ -1,0 +1,51 @@
+"""Tiny runs of the demo configs in real processes, for tests.
+
+``make_data`` writes the synthetic domains with the real generator and
+converters; ``tiny_config`` writes a config that inherits a demo config and
+shrinks it to a few iterations without dataloader workers or dropout (after
+``--resume`` the torch RNG does not replay the skipped iterations' dropout
+masks, while data order and augmentation do replay).
+"""
+import os.path as osp
+from pathlib import Path
+
+from cn_seg.datasets.converters import cityscapes as cityscapes_converter
+from cn_seg.datasets.converters import gta5 as gta5_converter
+from cn_seg.datasets.synthetic.domains import main as make_domains
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOLS = osp.join(REPO, 'tools')
+DEMO_BN = osp.join(REPO, 'configs', 'demo',
+                   'deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py')
+DEMO_CN = osp.join(REPO, 'configs', 'demo',
+                   'cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py')
+
+
+def make_data(root: Path, num_train: int = 6, num_val: int = 2) -> Path:
+    """Write and convert ``root/data/synthetic`` (the demo configs' path)."""
+    data = root / 'data' / 'synthetic'
+    assert make_domains(['--out', str(data), '--num-train', str(num_train),
+                         '--num-val', str(num_val)]) == 0
+    assert cityscapes_converter.main([str(data / 'cityscapes')]) == 0
+    assert gta5_converter.main([str(data / 'gta5')]) == 0
+    return data
+
+
+def tiny_config(root: Path, name: str, base: str = DEMO_CN,
+                max_iters: int = 4, val_interval: int = None,
+                extra: str = '') -> str:
+    """Write ``root/name``: ``base`` at tiny size, plus ``extra`` lines."""
+    path = root / name
+    path.write_text(f"""_base_ = [{base!r}]
+train_cfg = dict(max_iters={max_iters}, val_interval={val_interval or max_iters})
+param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
+                        end={max_iters}, by_epoch=False)]
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=2, max_keep_ckpts=-1))
+model = dict(decode_head=dict(dropout_ratio=0.0),
+             auxiliary_head=dict(dropout_ratio=0.0))
+train_dataloader = dict(num_workers=0, persistent_workers=False)
+val_dataloader = dict(num_workers=0, persistent_workers=False)
+test_dataloader = val_dataloader
+{extra}""")
+    return str(path)
