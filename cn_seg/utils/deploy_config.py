@@ -14,14 +14,16 @@ cn_seg builds with ``mmseg.apis.init_model``:
   one domain, and losses do not act at inference);
 - evaluation data: ``MultiDomainDataset`` (or a ``ConcatDataset`` whose
   parts end in ``SetDomain``) becomes the dataset(s) whose samples use the
-  kept bank, and ``SetDomain`` leaves the pipelines; cn_seg datasets and metrics become the mmseg class they
-  derive from (``GTA5Dataset`` -> ``BaseSegDataset`` with its classes,
-  palette and suffixes; ``MultiDomainIoUMetric`` -> ``IoUMetric``);
+  kept bank, and ``SetDomain`` leaves the pipelines; cn_seg datasets and
+  metrics become the mmseg class they derive from (``GTA5Dataset`` ->
+  ``BaseSegDataset`` with its classes, palette and suffixes;
+  ``MultiDomainIoUMetric`` -> ``IoUMetric``);
 - ``test_pipeline`` (what ``inference_model`` applies) becomes the pipeline
   of the kept test dataset;
 - training keys (train dataloader and pipelines, loop, optimizer,
-  schedulers, resume) are dropped: the folded model is for inference and evaluation; train the CN
-  config instead. ``model.pretrained`` is dropped: the weights are complete.
+  schedulers, resume) are dropped: the folded model is for inference and
+  evaluation; train the CN config instead. ``model.pretrained`` is dropped:
+  the weights are complete.
 """
 import inspect
 from typing import Any, Dict, Optional
@@ -100,7 +102,8 @@ def _set_domain_bank(dataset: Any) -> Optional[int]:
     """The bank a dataset's ``SetDomain`` transform gives its samples."""
     pipeline = dataset.get('pipeline') if isinstance(dataset, dict) else None
     for transform in pipeline or []:
-        if isinstance(transform, dict) and transform.get('type') == 'SetDomain':
+        if isinstance(transform, dict) \
+                and transform.get('type') == 'SetDomain':
             return transform.get('domain_idx', 0)
     return None
 
@@ -121,7 +124,9 @@ def _keep_bank(datasets: list, banks: list, domain: int, path: str) -> dict:
 
 def _rewrite(obj: Any, domain: int, path: str) -> Any:
     if isinstance(obj, (list, tuple)):
-        items = [_rewrite(v, domain, f'{path}[{i}]') for i, v in enumerate(obj)]
+        items = [
+            _rewrite(v, domain, f'{path}[{i}]') for i, v in enumerate(obj)
+        ]
         items = [v for v in items if v is not _DROP]
         return type(obj)(items)
     if not isinstance(obj, dict):

@@ -37,7 +37,8 @@ def tiny_config(root: Path, name: str, base: str = DEMO_CN,
     """Write ``root/name``: ``base`` at tiny size, plus ``extra`` lines."""
     path = root / name
     path.write_text(f"""_base_ = [{base!r}]
-train_cfg = dict(max_iters={max_iters}, val_interval={val_interval or max_iters})
+train_cfg = dict(max_iters={max_iters},
+                 val_interval={val_interval or max_iters})
 param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
                         end={max_iters}, by_epoch=False)]
 default_hooks = dict(logger=dict(interval=1),

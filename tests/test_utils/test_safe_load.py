@@ -1,4 +1,4 @@
-"""Resume checkpoints load with weights_only=True; malicious ones still fail."""
+"""Resume checkpoints load with weights_only=True; malicious ones fail."""
 import os
 import pickle
 
@@ -88,10 +88,9 @@ def test_runner_resumes_with_weights_only(resume_checkpoint):
     hub = checkpoint['message_hub']
     lr = hub['log_scalars']['train/lr']
     assert isinstance(lr, HistoryBuffer)
-    np.testing.assert_array_equal(
-        lr.data[0], reference['message_hub']['log_scalars']['train/lr'].data[0])
-    assert lr.mean() == reference['message_hub']['log_scalars'][
-        'train/lr'].mean()
+    reference_lr = reference['message_hub']['log_scalars']['train/lr']
+    np.testing.assert_array_equal(lr.data[0], reference_lr.data[0])
+    assert lr.mean() == reference_lr.mean()
 
     runner = _runner(work_dir, max_iters=4, resume=True, load_from=path)
     runner.train()
@@ -119,7 +118,7 @@ class _ReachesPastHistoryBuffer:
 
 @pytest.mark.parametrize('payload, reason',
                          [('shell', 'system'),
-                          ('getattr', r'getattr\(HistoryBuffer, <statistic>\)'),
+                          ('getattr', r'getattr\(HistoryBuffer, <stat'),
                           ('object_array', 'ObjectDType')])
 def test_malicious_checkpoint_is_refused(tmp_path, payload, reason):
     marker = tmp_path / 'pwned'
