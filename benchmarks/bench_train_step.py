@@ -129,7 +129,8 @@ def main():
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--memory-of', choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument('--memory-of', choices=VARIANTS,
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.memory_of:

@@ -5,7 +5,8 @@ samplers, metrics, transforms and hooks) in the OpenMMLab registries, which is
 what ``custom_imports = dict(imports=['cn_seg'])`` in a config relies on.
 """
 from . import datasets, engine, evaluation, models, utils  # noqa: F401
-from .models import ConsistentNorm, domain_routing, enable_domain_routing, fold_cn
+from .models import (ConsistentNorm, domain_routing, enable_domain_routing,
+                     fold_cn)
 from .version import __version__
 
 __all__ = [

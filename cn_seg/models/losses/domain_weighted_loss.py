@@ -1,4 +1,4 @@
-"""Per-domain loss weights: Algorithm 1's ``loss = sum_k lambda_k * L(view k)``."""
+"""Per-domain loss weights: Algorithm 1's ``sum_k lambda_k * L(view k)``."""
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -74,7 +74,8 @@ class DomainWeightedLoss(nn.Module):
         if route is None:
             raise RuntimeError(
                 'DomainWeightedLoss needs the domain of each sample: add '
-                "custom_hooks = [dict(type='DomainRoutingHook')] to the config "
+                "custom_hooks = [dict(type='DomainRoutingHook')] to the "
+                'config '
                 'or compute the loss inside cn_seg.domain_routing(model, '
                 'domain_idx).')
         route.check(cls_score.shape[0], None, 'DomainWeightedLoss')

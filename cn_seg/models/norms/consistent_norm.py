@@ -1,10 +1,9 @@
 """Consistent Normalization (CN): one bank of normalization state per domain.
 
-Paper: "Consistent Normalization" (../shared/paper/consistent-normalization.txt,
-Section 4.2 and Algorithm 1). Each CN layer keeps t groups of normalization
-state (mu, sigma, gamma, beta), one per data domain; a sample is normalized with
-the group of its domain, and inference uses one group only, at the cost of the
-plain norm.
+Paper: "Consistent Normalization", Section 4.2 and Algorithm 1. Each CN
+layer keeps t groups of normalization state (mu, sigma, gamma, beta), one per
+data domain; a sample is normalized with the group of its domain, and
+inference uses one group only, at the cost of the plain norm.
 """
 import copy
 from typing import Optional
@@ -25,7 +24,8 @@ _ROUTING_HELP = (
     'Route the batch: in a config add '
     "`custom_hooks = [dict(type='DomainRoutingHook')]` so that each sample "
     "is normalized with the bank of `data_sample.metainfo['domain_idx']`; in "
-    'code wrap the forward in `with cn_seg.domain_routing(model, domain_idx):`.')
+    'code wrap the forward in '
+    '`with cn_seg.domain_routing(model, domain_idx):`.')
 
 
 @MODELS.register_module('CN')
@@ -35,8 +35,8 @@ class ConsistentNorm(_BatchNorm):
 
     Wraps the norm a model would use (BN, SyncBN, GN, LN or IN, given as
     ``norm_cfg``). Batch norms get per-domain statistics and affine parameters;
-    sample-wise norms (GN, LN, IN) get per-domain affine parameters. Sample ``i``
-    of a batch is normalized with bank ``domain_idx[i]`` as set by
+    sample-wise norms (GN, LN, IN) get per-domain affine parameters. Sample
+    ``i`` of a batch is normalized with bank ``domain_idx[i]`` as set by
     :func:`cn_seg.domain_routing` (or by ``DomainRoutingHook`` from each data
     sample's ``metainfo['domain_idx']``); the whole mixed batch goes through
     one forward pass. In eval mode without routing every sample uses
@@ -244,7 +244,7 @@ class ConsistentNorm(_BatchNorm):
         return domain_batch_norm(*args)
 
     def _forward_bank(self, x: torch.Tensor, k: int) -> torch.Tensor:
-        """Every sample in bank ``k``: exactly the wrapped norm's computation."""
+        """Every sample in bank ``k``: the wrapped norm's own computation."""
         if self.kind == 'batch' and self._uses_batch_stats():
             return self._batch_stats(x, [(k, 0, x.shape[0])])
         k = 0 if self.share_state else k

@@ -1,4 +1,4 @@
-"""Batch normalization with one bank per domain, on zero-copy slices of the batch.
+"""Batch norm with one bank per domain, on zero-copy slices of the batch.
 
 Each domain's samples form a contiguous slice of the (domain-ordered) batch.
 The forward pass calls ATen's native batch-norm kernel on each slice, writing
@@ -28,8 +28,8 @@ def bank_momentum(num_batches_tracked: Optional[torch.Tensor], domain: int,
                   momentum: Optional[float]) -> float:
     """Count one more batch for a bank and return its running-average factor.
 
-    Mirrors ``torch.nn.modules.batchnorm._BatchNorm``: ``momentum=None`` means a
-    cumulative moving average (factor ``1 / num_batches_tracked``).
+    Mirrors ``torch.nn.modules.batchnorm._BatchNorm``: ``momentum=None``
+    means a cumulative moving average (factor ``1 / num_batches_tracked``).
 
     Args:
         num_batches_tracked (torch.Tensor, optional): Per-bank counters, shape
@@ -131,7 +131,8 @@ class DomainBatchNormFunction(torch.autograd.Function):
                 bias: Optional[torch.Tensor],
                 running_mean: Optional[torch.Tensor],
                 running_var: Optional[torch.Tensor],
-                segments: Sequence[Segment], factors: Sequence[Optional[float]],
+                segments: Sequence[Segment],
+                factors: Sequence[Optional[float]],
                 eps: float) -> torch.Tensor:
         x = x.contiguous()
         out = torch.empty_like(x)
