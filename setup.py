@@ -5,6 +5,8 @@ isolation (``make env`` does this): the optional C++ kernel ``cn_seg._C`` is
 then compiled against it. Without torch at build time the package installs
 without the kernel and uses an equivalent pure-PyTorch path.
 """
+import glob
+
 from setuptools import find_packages, setup
 
 
@@ -17,13 +19,14 @@ def get_version():
 
 
 def get_extensions():
-    """The CPU kernel of the per-domain BN backward, if torch is importable."""
+    """The CPU kernels of per-domain batch norm, if torch is importable."""
     try:
         from torch.utils.cpp_extension import BuildExtension, CppExtension
     except ImportError:
         return [], {}
     ext = CppExtension(
-        'cn_seg._C', ['cn_seg/csrc/domain_affine.cpp'],
+        'cn_seg._C', sorted(glob.glob('cn_seg/csrc/*.cpp')),
+        depends=sorted(glob.glob('cn_seg/csrc/*.h')),
         extra_compile_args=['-O3'])
     return [ext], {'build_ext': BuildExtension}
 

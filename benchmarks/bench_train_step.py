@@ -39,10 +39,11 @@ VARIANTS = ('BN', 'CN', 'NaiveDomainBN')
 class NaiveDomainBN(ConsistentNorm):
     """CN computed DSBN-style: gather each domain, normalize, scatter back."""
 
-    def _batch_stats(self, x, segments):
+    def _batch_stats(self, x, route):
+        idx = route.to('domain_idx', x.device)
         out = torch.empty_like(x)
-        for k, start, end in segments:
-            sel = torch.arange(start, end, device=x.device)
+        for k, _, _ in route.segments:
+            sel = (idx == k).nonzero().flatten()
             y = F.batch_norm(x.index_select(0, sel), self.running_mean[k],
                              self.running_var[k], self.weight[k],
                              self.bias[k], True, self.momentum, self.eps)

@@ -7,9 +7,20 @@ from mmcv.cnn import build_norm_layer
 from torch import nn
 
 from cn_seg import ConsistentNorm, domain_routing
+from cn_seg.models.norms import kernels
 
 TOL64 = dict(rtol=1e-10, atol=1e-10)
 TOL32 = dict(rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(params=['cpu-kernels', 'pytorch'])
+def bn_path(request, monkeypatch):
+    """Run a test on the compiled CPU kernels and on the pure-PyTorch path."""
+    if request.param == 'pytorch':
+        monkeypatch.setattr(kernels, '_C', None)
+    elif kernels._C is None:
+        pytest.skip('cn_seg._C was not compiled (install without torch)')
+    return request.param
 
 
 def _make_cn(channels, t, inner=None, dtype=torch.float64, seed=0):
@@ -63,7 +74,8 @@ def _reference(cn, x, domain_idx, grad_out):
 ])
 @pytest.mark.parametrize('dtype,tol', [(torch.float64, TOL64),
                                        (torch.float32, TOL32)])
-def test_training_equals_plain_bn_per_domain(domain_idx, dtype, tol):
+def test_training_equals_plain_bn_per_domain(domain_idx, dtype, tol,
+                                             bn_path):
     t = max(domain_idx) + 1
     cn = _make_cn(5, t, dtype=dtype).train()
     ref_cn = copy.deepcopy(cn)
@@ -88,7 +100,7 @@ def test_training_equals_plain_bn_per_domain(domain_idx, dtype, tol):
         assert int(cn.num_batches_tracked[k]) == int(bank.num_batches_tracked)
 
 
-def test_cumulative_momentum_matches_plain_bn():
+def test_cumulative_momentum_matches_plain_bn(bn_path):
     """momentum=None: each bank keeps a cumulative average of its batches."""
     cn = _make_cn(3, 2, inner=dict(type='BN', momentum=None)).train()
     banks = [_plain_bank(cn, k) for k in range(2)]
@@ -109,7 +121,7 @@ def test_cumulative_momentum_matches_plain_bn():
     assert cn.num_batches_tracked.tolist() == [2, 3]
 
 
-def test_absent_domain_bank_is_untouched():
+def test_absent_domain_bank_is_untouched(bn_path):
     cn = _make_cn(4, 3).train()
     before = copy.deepcopy(cn.state_dict())
     x = torch.randn(4, 4, 3, 3, dtype=torch.float64, requires_grad=True)
@@ -222,25 +234,43 @@ def test_bad_arguments_raise(bad, match):
         build_norm_layer(cfg, 4)
 
 
-def test_pure_pytorch_backward_equals_the_cpp_kernel(monkeypatch):
-    """Without the compiled kernel (cn_seg._C) the results are the same."""
-    from cn_seg.models.norms import domain_batch_norm
+@pytest.mark.skipif(kernels._C is None, reason='cn_seg._C not compiled')
+@pytest.mark.parametrize('domain_idx', [[0, 0, 0, 1, 1, 1, 1, 1],
+                                        [1, 0, 2, 0, 1, 2, 2, 0]])
+def test_cpu_kernels_equal_the_pure_pytorch_path(domain_idx, monkeypatch):
+    """Float32 at a ResNet-like size: the two paths agree with each other."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(8, 32, 17, 19, generator=g) * 4 + 3
+    grad_out = torch.randn(x.shape, generator=g)
     results = []
-    for kernel in (domain_batch_norm._C, None):
-        monkeypatch.setattr(domain_batch_norm, '_C', kernel)
-        cn = _make_cn(5, 3).train()
-        x = torch.randn(7, 5, 4, 3, dtype=torch.float64,
-                        generator=torch.Generator().manual_seed(0))
-        x.requires_grad_()
-        with domain_routing(cn, [2, 2, 0, 0, 0, 1, 1]):
-            cn(x).backward(torch.ones_like(x) * torch.arange(
-                4 * 3, dtype=torch.float64).view(1, 1, 4, 3))
-        results.append((x.grad, cn.weight.grad))
-    torch.testing.assert_close(results[0][0], results[1][0], **TOL64)
-    torch.testing.assert_close(results[0][1], results[1][1], **TOL64)
+    for kernel in (kernels._C, None):
+        monkeypatch.setattr(kernels, '_C', kernel)
+        cn = _make_cn(32, 3, dtype=torch.float32).train()
+        xk = x.clone().requires_grad_()
+        with domain_routing(cn, domain_idx):
+            out = cn(xk)
+        out.backward(grad_out)
+        results.append((out, xk.grad, cn.weight.grad, cn.bias.grad,
+                        cn.running_mean, cn.running_var))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
-def test_share_state_normalizes_per_domain_with_one_set_of_state():
+@pytest.mark.skipif(kernels._C is None, reason='cn_seg._C not compiled')
+def test_cpu_kernels_refuse_bad_input_with_a_message():
+    x = torch.randn(3, 4, 2, 2)
+    with pytest.raises(RuntimeError, match=r'in \[0, num_domains\)'):
+        kernels._C.domain_bn_forward(x, torch.tensor([0, 2, 1]), 2, None,
+                                     None, 1e-5)
+    with pytest.raises(RuntimeError, match='one entry per sample'):
+        kernels._C.domain_bn_forward(x, torch.tensor([0, 1]), 2, None, None,
+                                     1e-5)
+    with pytest.raises(RuntimeError, match='contiguous'):
+        kernels._C.domain_bn_forward(x.transpose(2, 3), torch.tensor(
+            [0, 1, 1]), 2, None, None, 1e-5)
+
+
+def test_share_state_normalizes_per_domain_with_one_set_of_state(bn_path):
     """share_state: per-domain batch statistics, shared gamma/beta/running."""
     cn = build_norm_layer(dict(type='CN', num_domains=2, share_state=True),
                           4)[1].double().train()
@@ -272,7 +302,17 @@ def test_share_state_normalizes_per_domain_with_one_set_of_state():
         torch.testing.assert_close(cn(x), bn(x), **TOL64)
 
 
-def test_one_value_per_channel_in_a_bank_is_refused_like_batchnorm():
+def test_share_state_across_processes_is_refused_with_the_fix(monkeypatch):
+    from cn_seg.models.norms import consistent_norm
+    monkeypatch.setattr(consistent_norm, 'sync_world', lambda group: 2)
+    cn = build_norm_layer(dict(type='CN', num_domains=2, share_state=True,
+                               norm_cfg=dict(type='SyncBN')), 4)[1].train()
+    with pytest.raises(ValueError, match="norm_cfg=dict\\(type='BN'\\)"):
+        with domain_routing(cn, [0, 0, 1, 1]):
+            cn(torch.randn(4, 4, 2, 2))
+
+
+def test_one_value_per_channel_in_a_bank_is_refused_like_batchnorm(bn_path):
     """An ASPP image-pool input (1x1) with one sample of a domain: undefined."""
     cn = _make_cn(4, 2).train()
     with pytest.raises(ValueError, match='CN bank 1 got 1 value per channel'):

@@ -16,8 +16,10 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
+from .cpu_domain_batch_norm import cpu_domain_batch_norm
 from .domain_batch_norm import domain_batch_norm
 from .domain_route import DomainRoute
+from .kernels import cpu_kernels_for
 from .sync_domain_batch_norm import sync_domain_batch_norm, sync_world
 
 _ROUTING_HELP = (
@@ -201,11 +203,7 @@ class ConsistentNorm(_BatchNorm):
             return self._forward_bank(x, route.segments[0][0])
         if not (self.kind == 'batch' and self._uses_batch_stats()):
             return self._forward_per_sample(x, route)
-        if route.grouped:
-            return self._batch_stats(x, route.segments)
-        y = self._batch_stats(x.index_select(0, route.to('perm', x.device)),
-                              route.segments)
-        return y.index_select(0, route.to('inv_perm', x.device))
+        return self._batch_stats(x, route)
 
     def _state(self, name: str) -> Optional[torch.Tensor]:
         """A bank tensor indexed by domain (one shared row if share_state)."""
@@ -217,20 +215,50 @@ class ConsistentNorm(_BatchNorm):
     def _uses_batch_stats(self) -> bool:
         return self.training or not self.track_running_stats
 
-    def _batch_stats(self, x: torch.Tensor, segments) -> torch.Tensor:
-        """Batch norm of a batch whose domains are contiguous slices."""
-        args = (x, segments, self._state('weight'), self._state('bias'),
+    def _batch_stats(self, x: torch.Tensor,
+                     route: DomainRoute) -> torch.Tensor:
+        """Batch norm of each domain's samples with their own statistics."""
+        args = (self._state('weight'), self._state('bias'),
                 self._state('running_mean'), self._state('running_var'),
                 self._state('num_batches_tracked'), self.momentum, self.eps,
                 self.training and self.track_running_stats)
         # As SyncBatchNorm: synchronize in training only.
-        if self.sync and self.training and \
-                sync_world(self.process_group) > 1:
-            return sync_domain_batch_norm(*args, self.num_domains,
+        sync = self.sync and self.training and \
+            sync_world(self.process_group) > 1
+        if sync and self.share_state:
+            raise ValueError(
+                'CN share_state=True (one set of running statistics for all '
+                'domains, an ablation) is not supported across processes: '
+                'its banks are updated domain by domain in batch order. Use '
+                "norm_cfg=dict(type='BN') for it, or share_state=False.")
+        if not sync:  # synchronized, a bank's count is over all ranks
+            self._check_batch_counts(x, route.segments)
+        if not sync and cpu_kernels_for(x):  # any domain order, no copies
+            return cpu_domain_batch_norm(x, route.domain_idx, route.segments,
+                                         self.num_domains, *args)
+        if route.grouped:
+            return self._sliced_batch_stats(x, route.segments, args, sync)
+        y = self._sliced_batch_stats(
+            x.index_select(0, route.to('perm', x.device)), route.segments,
+            args, sync)
+        return y.index_select(0, route.to('inv_perm', x.device))
+
+    def _sliced_batch_stats(self, x: torch.Tensor, segments, args,
+                            sync: bool) -> torch.Tensor:
+        """Per-domain batch norm of a batch in domain order (any device)."""
+        if sync:
+            return sync_domain_batch_norm(x, segments, *args,
+                                          self.num_domains,
                                           self.process_group)
-        per_sample = x[0].numel() // max(x.shape[1], 1)
+        return domain_batch_norm(x, segments, *args)
+
+    def _check_batch_counts(self, x: torch.Tensor, segments) -> None:
+        """Refuse a bank with one value per channel, as BatchNorm does."""
+        if not self.training:
+            return
+        per_sample = x[0].numel() // max(x.shape[1], 1) if len(x) else 0
         for k, start, end in segments:
-            if self.training and (end - start) * per_sample == 1:
+            if (end - start) * per_sample == 1:
                 # nn.BatchNorm2d refuses this too: the variance of one value
                 # is 0, so training normalizes to beta while evaluation uses
                 # running statistics that never matched it.
@@ -241,12 +269,11 @@ class ConsistentNorm(_BatchNorm):
                     'per batch (samples_per_domain), or synchronize the banks '
                     "across GPUs with norm_cfg=dict(type='CN', "
                     "norm_cfg=dict(type='SyncBN')).")
-        return domain_batch_norm(*args)
 
     def _forward_bank(self, x: torch.Tensor, k: int) -> torch.Tensor:
         """Every sample in bank ``k``: the wrapped norm's own computation."""
         if self.kind == 'batch' and self._uses_batch_stats():
-            return self._batch_stats(x, [(k, 0, x.shape[0])])
+            return self._batch_stats(x, DomainRoute([k] * x.shape[0]))
         k = 0 if self.share_state else k
         w = None if self.weight is None else self.weight[k]
         b = None if self.bias is None else self.bias[k]

@@ -1,6 +1,7 @@
 """Batch norm with one bank per domain, on zero-copy slices of the batch.
 
-Each domain's samples form a contiguous slice of the (domain-ordered) batch.
+The path for CUDA and for inputs the CPU kernels do not take (see
+``cpu_domain_batch_norm.py``). Each domain's samples form a contiguous slice of the (domain-ordered) batch.
 The forward pass calls ATen's native batch-norm kernel on each slice, writing
 into that slice of one preallocated output; the backward pass reduces each
 slice once (ATen's kernel) and writes the input gradient with two fused
@@ -13,12 +14,8 @@ from typing import List, Optional, Sequence
 
 import torch
 
+from . import kernels
 from .domain_route import Segment
-
-try:  # the fused CPU kernel, compiled at install (setup.py); optional
-    from cn_seg import _C
-except ImportError:  # pragma: no cover - depends on how cn_seg was installed
-    _C = None
 
 _native_bn = torch.ops.aten.native_batch_norm
 _native_bn_backward = torch.ops.aten.native_batch_norm_backward
@@ -81,12 +78,12 @@ def domain_grad_input(grad_out: torch.Tensor, x: torch.Tensor,
     w_invstd = invstd if weight is None else invstd * weight
     b = -w_invstd * invstd * (sums[:, c:] / n)
     d = -w_invstd * (sums[:, :c] / n) - b * mean
-    if _C is not None and segments and x.device.type == 'cpu' and \
-            x.dtype in (torch.float32, torch.float64) and segments[0][1] == 0 \
+    if kernels.cpu_kernels_for(x) and segments and segments[0][1] == 0 \
             and segments[-1][2] == x.shape[0]:
         domains = torch.tensor([k for k, start, end in segments
                                 for _ in range(start, end)])
-        _C.domain_affine_out(grad_out, x, w_invstd, b, d, domains, grad_x)
+        kernels._C.domain_affine_out(grad_out, x, w_invstd, b, d, domains,
+                                     grad_x)
         return
     view = (1, c) + (1, ) * (x.dim() - 2)
     for k, start, end in segments:
@@ -136,7 +133,9 @@ class DomainBatchNormFunction(torch.autograd.Function):
                 eps: float) -> torch.Tensor:
         x = x.contiguous()
         out = torch.empty_like(x)
-        t = max(k for k, _, _ in segments) + 1
+        # Rows for every bank, also those above the batch's highest domain.
+        t = next((b.shape[0] for b in (weight, running_mean) if b is not None),
+                 max(k for k, _, _ in segments) + 1)
         mean = x.new_zeros(t, x.shape[1], dtype=_acc(x))
         invstd = torch.ones_like(mean)
         count = mean.new_zeros(t)

@@ -1,0 +1,188 @@
+// Training-mode batch norm with one bank per domain, fused per channel.
+//
+// Sample n of the batch belongs to domain k(n), in any order. Each channel is
+// one task: its rows (one per sample) are reduced per domain and then
+// normalized (forward) or turned into the input gradient (backward) while they
+// are still in cache, so the data cross memory about as often as in ATen's own
+// batch norm, with no gather, scatter or copy for unordered domains.
+#include <ATen/Parallel.h>
+
+#include <cmath>
+
+#include "kernels.h"
+#include "row_ops.h"
+
+namespace cn_seg {
+
+namespace {
+
+struct Shape {
+  int64_t n, c, s;  // samples, channels, elements per (sample, channel) row
+};
+
+Shape shape_of(const at::Tensor& x) {
+  const int64_t n = x.size(0), c = x.size(1);
+  return {n, c, n * c > 0 ? x.numel() / (n * c) : 0};
+}
+
+Shape check_input(const at::Tensor& x, const at::Tensor& domain, int64_t num_domains,
+                  const char* name) {
+  TORCH_CHECK(x.device().is_cpu() && x.is_contiguous() && x.dim() >= 2, name,
+              " needs a contiguous CPU tensor (N, C, ...)");
+  TORCH_CHECK(domain.device().is_cpu() && domain.scalar_type() == at::kLong &&
+                  domain.dim() == 1 && domain.numel() == x.size(0),
+              name, ": domain must be a CPU LongTensor with one entry per sample");
+  TORCH_CHECK(num_domains > 0, name, ": num_domains must be positive");
+  if (domain.numel()) {
+    TORCH_CHECK(domain.min().item<int64_t>() >= 0 &&
+                    domain.max().item<int64_t>() < num_domains,
+                name, ": domain indices must be in [0, num_domains)");
+  }
+  return shape_of(x);
+}
+
+// A (num_domains, C) parameter as a contiguous tensor of x's dtype, or none.
+at::Tensor bank(const c10::optional<at::Tensor>& t, const at::Tensor& x,
+                int64_t num_domains) {
+  if (!t.has_value() || !t->defined()) return at::Tensor();
+  TORCH_CHECK(t->dim() == 2 && t->size(0) == num_domains && t->size(1) == x.size(1),
+              "per-domain parameters must have shape (num_domains, C)");
+  return t->contiguous().to(x.scalar_type());
+}
+
+// Elements per channel of each domain.
+std::vector<double> domain_counts(const int64_t* dom, const Shape& sh, int64_t t) {
+  std::vector<double> count(t, 0.0);
+  for (int64_t i = 0; i < sh.n; ++i) count[dom[i]] += double(sh.s);
+  return count;
+}
+
+int64_t grain(const Shape& sh) {
+  return std::max<int64_t>(1, 32768 / std::max<int64_t>(sh.n * sh.s, 1));
+}
+
+template <typename T>
+void forward_kernel(const at::Tensor& x, const int64_t* dom, int64_t t,
+                    const at::Tensor& weight, const at::Tensor& bias, double eps,
+                    at::Tensor& out, at::Tensor& mean, at::Tensor& var,
+                    at::Tensor& invstd) {
+  const Shape sh = shape_of(x);
+  const std::vector<double> count = domain_counts(dom, sh, t);
+  const T* px = x.data_ptr<T>();
+  const T* pw = weight.defined() ? weight.data_ptr<T>() : nullptr;
+  const T* pb = bias.defined() ? bias.data_ptr<T>() : nullptr;
+  T* po = out.data_ptr<T>();
+  T* pmean = mean.data_ptr<T>();
+  T* pvar = var.data_ptr<T>();
+  T* pinv = invstd.data_ptr<T>();
+  at::parallel_for(0, sh.c, grain(sh), [&](int64_t begin, int64_t end) {
+    std::vector<double> acc(t);
+    for (int64_t c = begin; c < end; ++c) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t n = 0; n < sh.n; ++n)
+        acc[dom[n]] += row_sum(px + (n * sh.c + c) * sh.s, sh.s);
+      for (int64_t k = 0; k < t; ++k)
+        pmean[k * sh.c + c] = count[k] > 0 ? T(acc[k] / count[k]) : T(0);
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t n = 0; n < sh.n; ++n)
+        acc[dom[n]] += row_sq_dev(px + (n * sh.c + c) * sh.s, sh.s, pmean[dom[n] * sh.c + c]);
+      for (int64_t k = 0; k < t; ++k) {
+        const double v = count[k] > 0 ? acc[k] / count[k] : 0.0;
+        pvar[k * sh.c + c] = T(v);
+        pinv[k * sh.c + c] = count[k] > 0 ? T(1.0 / std::sqrt(v + eps)) : T(1);
+      }
+      for (int64_t n = 0; n < sh.n; ++n) {
+        const int64_t row = dom[n] * sh.c + c;
+        const T scale = pw ? pw[row] * pinv[row] : pinv[row];
+        const T shift = pb ? pb[row] : T(0);
+        const int64_t at = (n * sh.c + c) * sh.s;
+        row_normalize(px + at, sh.s, pmean[row], scale, shift, po + at);
+      }
+    }
+  });
+}
+
+template <typename T>
+void backward_kernel(const at::Tensor& dy, const at::Tensor& x, const int64_t* dom,
+                     int64_t t, const at::Tensor& weight, const at::Tensor& mean,
+                     const at::Tensor& invstd, at::Tensor& grad_x, at::Tensor& sums) {
+  const Shape sh = shape_of(x);
+  const std::vector<double> count = domain_counts(dom, sh, t);
+  const T* pdy = dy.data_ptr<T>();
+  const T* px = x.data_ptr<T>();
+  const T* pw = weight.defined() ? weight.data_ptr<T>() : nullptr;
+  const T* pmean = mean.data_ptr<T>();
+  const T* pinv = invstd.data_ptr<T>();
+  T* pgx = grad_x.defined() ? grad_x.data_ptr<T>() : nullptr;
+  T* psums = sums.data_ptr<T>();
+  at::parallel_for(0, sh.c, grain(sh), [&](int64_t begin, int64_t end) {
+    std::vector<double> sum_dy(t), dot(t), a(t), b(t), d(t);
+    for (int64_t c = begin; c < end; ++c) {
+      std::fill(sum_dy.begin(), sum_dy.end(), 0.0);
+      std::fill(dot.begin(), dot.end(), 0.0);
+      for (int64_t n = 0; n < sh.n; ++n) {
+        const int64_t at = (n * sh.c + c) * sh.s;
+        row_dot_dev(pdy + at, px + at, sh.s, pmean[dom[n] * sh.c + c], &sum_dy[dom[n]],
+                    &dot[dom[n]]);
+      }
+      for (int64_t k = 0; k < t; ++k) {
+        const int64_t row = k * sh.c + c;
+        const double inv = pinv[row];
+        psums[k * 2 * sh.c + c] = T(sum_dy[k]);
+        psums[k * 2 * sh.c + sh.c + c] = T(dot[k] * inv);
+        if (count[k] > 0) {
+          // dx = w * invstd * (dy - mean(dy) - x_hat * mean(dy * x_hat))
+          a[k] = (pw ? double(pw[row]) : 1.0) * inv;
+          b[k] = -a[k] * dot[k] * inv * inv / count[k];
+          d[k] = -a[k] * sum_dy[k] / count[k];
+        }
+      }
+      if (!pgx) continue;
+      for (int64_t n = 0; n < sh.n; ++n) {
+        const int64_t k = dom[n], at = (n * sh.c + c) * sh.s;
+        row_affine2(pdy + at, px + at, sh.s, T(a[k]), T(b[k]), pmean[k * sh.c + c], T(d[k]),
+                    pgx + at);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+std::vector<at::Tensor> domain_bn_forward(const at::Tensor& x, const at::Tensor& domain,
+                                          int64_t num_domains,
+                                          const c10::optional<at::Tensor>& weight,
+                                          const c10::optional<at::Tensor>& bias, double eps) {
+  check_input(x, domain, num_domains, "domain_bn_forward");
+  auto out = at::empty_like(x);
+  auto stats = x.new_empty({3, num_domains, x.size(1)});
+  auto mean = stats[0], var = stats[1], invstd = stats[2];
+  const auto w = bank(weight, x, num_domains), b = bank(bias, x, num_domains);
+  const auto dom = domain.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "domain_bn_forward", [&] {
+    forward_kernel<scalar_t>(x, dom.data_ptr<int64_t>(), num_domains, w, b, eps, out, mean,
+                             var, invstd);
+  });
+  return {out, mean, var, invstd};
+}
+
+std::vector<at::Tensor> domain_bn_backward(const at::Tensor& dy, const at::Tensor& x,
+                                           const at::Tensor& domain,
+                                           const c10::optional<at::Tensor>& weight,
+                                           const at::Tensor& mean, const at::Tensor& invstd,
+                                           bool need_input) {
+  const int64_t t = mean.size(0);
+  check_input(x, domain, t, "domain_bn_backward");
+  TORCH_CHECK(dy.sizes() == x.sizes() && dy.is_contiguous() && dy.scalar_type() == x.scalar_type(),
+              "domain_bn_backward: dy must be contiguous, of x's shape and dtype");
+  const auto cmean = bank(mean, x, t), cinv = bank(invstd, x, t), w = bank(weight, x, t);
+  at::Tensor grad_x = need_input ? at::empty_like(x) : at::Tensor();
+  auto sums = x.new_zeros({t, 2 * x.size(1)});
+  const auto dom = domain.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "domain_bn_backward", [&] {
+    backward_kernel<scalar_t>(dy, x, dom.data_ptr<int64_t>(), t, w, cmean, cinv, grad_x, sums);
+  });
+  return {grad_x, sums};
+}
+
+}  // namespace cn_seg
