@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 PIP := $(PYTHON) -m pip
+DEPS := $(VENV)/.cn_seg-deps
 STAMP := $(VENV)/.cn_seg-installed
 PYTEST_ARGS ?= -q
 
@@ -12,13 +13,18 @@ env: $(STAMP)
 
 # torch must be installed before mmcv, and mmcv is built against it without build
 # isolation (otherwise pip puts a CUDA torch into the build environment); see README.md.
-$(STAMP): setup.py Makefile
+$(DEPS): Makefile
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0 'setuptools>=77,<81' wheel ninja numpy
 	MAX_JOBS=2 $(PIP) install --no-build-isolation mmcv==2.1.0
 	$(PIP) install -q mmengine==0.10.7 mmsegmentation==1.2.2 opencv-python ftfy regex \
 		scipy tqdm matplotlib pytest
+	touch $@
+
+# cn_seg in editable mode; this compiles its C++ kernels (cn_seg._C) again
+# whenever their sources change.
+$(STAMP): $(DEPS) setup.py $(wildcard cn_seg/csrc/*)
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $@
 
