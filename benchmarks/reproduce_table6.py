@@ -21,7 +21,8 @@ real (Cityscapes-like) domain's val set:
 ``multiscale`` compares the transform-domain example configs
 (``configs/demo/*multiscale*``): BN and CN trained on two views of each real
 crop (as it is; rescaled to half size and padded), evaluated at full and half
-size (dynamic inference with bank 1).
+size (dynamic inference with bank 1; as it is, and padded like the
+training view).
 
 Writes ``OUT/table.md`` (the paper's Table 6 layout of the seed means,
 ``mean ± std`` per class, mIoU by evaluation, and for ``table6`` the bank x
@@ -121,7 +122,8 @@ EXPERIMENTS = {
              'cn_deeplabv3_r18-d8_1xb2-400_synthetic-cs-multiscale-64x128'
              '.py'),
         ],
-        domains=['cityscapes', 'cityscapes-0.5x', 'cityscapes-0.5x-bank0']),
+        domains=['cityscapes', 'cityscapes-0.5x', 'cityscapes-0.5x-bank0',
+                 'cityscapes-0.5x-pad', 'cityscapes-0.5x-pad-bank0']),
 }
 
 

@@ -7,7 +7,9 @@
 # pixels (padding is ignored), logged per view (decode.loss_ce.cityscapes,
 # decode.loss_ce.cityscapes-0.5x). Validation on the real val set at full size
 # (`cityscapes`) and at half size (`cityscapes-0.5x`, bank 1 in the CN
-# sibling: the paper's dynamic inference; `cityscapes-0.5x-bank0`, bank 0).
+# sibling: the paper's dynamic inference; `cityscapes-0.5x-bank0`, bank 0),
+# and at half size padded like the training view (`cityscapes-0.5x-pad`, bank
+# 1; `cityscapes-0.5x-pad-bank0`, bank 0).
 _base_ = ['./deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py']
 crop_size = _base_.crop_size  # (h, w)
 view_names = ['cityscapes', 'cityscapes-0.5x']
@@ -30,12 +32,30 @@ train_dataloader = dict(
         domain_names=['cityscapes']))
 
 
-def _val_at(scale, domain_idx, domain_name):
-    """The real val set at ``scale`` (w, h), evaluated with one bank."""
-    pipeline = [
-        dict(type='LoadImageFromFile'),
-        dict(type='Resize', scale=scale, keep_ratio=True),
-        dict(type='LoadAnnotations'),
+def _val_at(scale, domain_idx, domain_name, pad=False):
+    """The real val set at ``scale`` (w, h), evaluated with one bank.
+
+    ``pad=True`` applies the training view's transform to the whole frame:
+    rescaled together with its labels and padded back to the frame's size
+    (labels 255, not scored), so the network sees the layout bank 1 was
+    trained on (a quarter of the input is content, the ASPP image pool
+    averages over the padding) and is scored at that scale.
+    """
+    if pad:
+        pipeline = [
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations'),
+            dict(type='Resize', scale=scale, keep_ratio=True),
+            dict(type='Pad', size=_base_.cityscapes_scale,
+                 pad_val=dict(img=0, seg=255))
+        ]
+    else:  # scored on the full-size labels, predictions upsampled
+        pipeline = [
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=scale, keep_ratio=True),
+            dict(type='LoadAnnotations')
+        ]
+    pipeline += [
         dict(type='PackSegInputs'),
         dict(type='SetDomain', domain_idx=domain_idx, domain_name=domain_name)
     ]
@@ -49,7 +69,9 @@ val_dataloader = dict(
         datasets=[
             _val_at(_base_.cityscapes_scale, 0, 'cityscapes'),
             _val_at((128, 64), 1, 'cityscapes-0.5x'),
-            _val_at((128, 64), 0, 'cityscapes-0.5x-bank0')
+            _val_at((128, 64), 0, 'cityscapes-0.5x-bank0'),
+            _val_at((128, 64), 1, 'cityscapes-0.5x-pad', pad=True),
+            _val_at((128, 64), 0, 'cityscapes-0.5x-pad-bank0', pad=True)
         ]))
 test_dataloader = val_dataloader
 

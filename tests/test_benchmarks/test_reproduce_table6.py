@@ -21,6 +21,10 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO, 'benchmarks', 'reproduce_table6.py')
 CELL = re.compile(r'^(n/a|[+-]?\d+\.\d\d( ± \d+\.\d\d)?)$')
 NUM_CLASSES = 19
+# The multi-scale experiment's evaluations: full size; half size with bank 1
+# and bank 0, as it is and padded like the training view.
+DOMAINS = ['cityscapes', 'cityscapes-0.5x', 'cityscapes-0.5x-bank0',
+           'cityscapes-0.5x-pad', 'cityscapes-0.5x-pad-bank0']
 
 
 def _sections(text):
@@ -110,8 +114,7 @@ def test_quick_multiscale_logs_per_view_losses(synthetic_root, tmp_path):
     for (run, ) in results.values():
         val, train = _last_val(run['work_dir'])
         # Dynamic inference: full size with bank 0, half size with each bank.
-        for domain in ('cityscapes', 'cityscapes-0.5x',
-                       'cityscapes-0.5x-bank0'):
+        for domain in DOMAINS:
             assert f'{domain}/mIoU' in val
         # Algorithm 1's loss: per-view terms in the log, summing to the loss.
         for record in train:
@@ -123,6 +126,5 @@ def test_quick_multiscale_logs_per_view_losses(synthetic_root, tmp_path):
                                                    rel=1e-5)
     rows = _section(_sections((out / 'table.md').read_text()),
                     'mIoU (%) by evaluated domain')
-    assert rows == [['variant', 'cityscapes', 'cityscapes-0.5x',
-                     'cityscapes-0.5x-bank0'], rows[1]]
+    assert rows == [['variant', *DOMAINS], rows[1]]
     assert all(CELL.match(c) for row in rows[1:] for c in row[1:])
