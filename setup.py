@@ -6,6 +6,7 @@ then compiled against it. Without torch at build time the package installs
 without the kernel and uses an equivalent pure-PyTorch path.
 """
 import glob
+import sys
 
 from setuptools import find_packages, setup
 
@@ -21,13 +22,19 @@ def get_version():
 def get_extensions():
     """The CPU kernels of per-domain batch norm, if torch is importable."""
     try:
+        import torch
         from torch.utils.cpp_extension import BuildExtension, CppExtension
     except ImportError:
         return [], {}
+    # at::parallel_for runs on torch's OpenMP threads only when the kernels
+    # are compiled with OpenMP; otherwise it silently runs on one thread.
+    openmp = ['-fopenmp'] if torch._C.has_openmp and \
+        sys.platform.startswith('linux') else []
     ext = CppExtension(
         'cn_seg._C', sorted(glob.glob('cn_seg/csrc/*.cpp')),
         depends=sorted(glob.glob('cn_seg/csrc/*.h')),
-        extra_compile_args=['-O3'])
+        extra_compile_args=['-O3'] + openmp,
+        extra_link_args=openmp)
     return [ext], {'build_ext': BuildExtension}
 
 
