@@ -8,7 +8,11 @@ ResNet-50's stages. Prints medians and ratios to plain BN.
 
 Usage:
     python benchmarks/bench_cn_layer.py [--threads 2] [--repeat 15]
-        [--device cpu|cuda] [--batch 8]
+        [--device cpu|cuda] [--batch 8] [--allocator reuse|default]
+
+``--allocator``: see ``benchmarks/allocator.py`` (default ``reuse``: every
+variant reuses freed memory, so page faults of fresh allocations do not
+decide the ratios).
 """
 import argparse
 import statistics
@@ -17,6 +21,7 @@ import time
 import torch
 from torch import nn
 
+import allocator
 from cn_seg import ConsistentNorm, domain_routing
 
 SHAPES = [(64, 128, 128), (256, 64, 64), (2048, 32, 32)]
@@ -103,11 +108,14 @@ def main():
     parser.add_argument('--repeat', type=int, default=15)
     parser.add_argument('--batch', type=int, default=8)
     parser.add_argument('--device', default='cpu')
+    allocator.add_argument(parser)
     args = parser.parse_args()
+    allocator.apply(args.allocator)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f'device={device} threads={torch.get_num_threads()} '
-          f'torch={torch.__version__} repeat={args.repeat} float32')
+          f'torch={torch.__version__} repeat={args.repeat} float32 '
+          f'{allocator.describe()}')
     for c, h, w in SHAPES:
         shape = (args.batch, c, h, w)
         x = torch.randn(shape, device=device, requires_grad=True)

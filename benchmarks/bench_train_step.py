@@ -6,19 +6,25 @@ per-domain CN (index each domain's samples, normalize, scatter back), and
 times full SGD training steps (forward, losses incl. the auxiliary head,
 backward, update) interleaved in one process. Peak memory of a step is
 measured in a fresh child process per variant, for the second step (after
-the optimizer state exists): on CUDA with ``max_memory_allocated``, on the
-CPU as the peak resident set size (``VmHWM``, reset before the step) over the
-resident size before it. Prints medians and ratios to BN.
+the optimizer state exists), as the peak of tensor bytes allocated during
+the step over those before it: on CUDA with ``max_memory_allocated``, on the
+CPU from the profiler's memory events (the resident set size would measure
+glibc's caching, not the step). Prints medians and ratios to BN.
 
 Usage:
     python benchmarks/bench_train_step.py [--size 256] [--batch 4]
         [--repeat 5] [--threads 2] [--device cpu|cuda]
+        [--allocator reuse|default]
+
+``--allocator``: see ``benchmarks/allocator.py`` (default ``reuse``).
 """
 import argparse
 import json
+import os.path as osp
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -28,7 +34,9 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from torch.profiler import ProfilerActivity, profile
 
+import allocator
 from cn_seg import ConsistentNorm, enable_domain_routing
 
 BASE = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb2-80k_cityscapes-512x1024.py'
@@ -108,19 +116,18 @@ def measure_memory(variant, args):
         _sync(device)
         return (torch.cuda.max_memory_allocated() - base) / 2**20
     step(model, optim, x, samples)  # optimizer state exists from here on
-    # Linux: writing 5 to clear_refs resets the peak resident set (VmHWM), so
-    # the peak of the next step is measured, not that of building the model.
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
-    base = _status_kib('VmRSS')
-    step(model, optim, x, samples)
-    return (_status_kib('VmHWM') - base) / 1024
-
-
-def _status_kib(field):
-    with open('/proc/self/status') as f:
-        return next(int(line.split()[1]) for line in f
-                    if line.startswith(field + ':'))
+    # The CPU has no allocator statistics: the profiler's memory events carry
+    # the running total of tensor bytes allocated since it started.
+    with profile(activities=[ProfilerActivity.CPU],
+                 profile_memory=True) as prof:
+        step(model, optim, x, samples)
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = osp.join(tmp, 'trace.json')
+        prof.export_chrome_trace(trace)
+        with open(trace) as f:
+            events = json.load(f)['traceEvents']
+    return max(e['args']['Total Allocated'] for e in events
+               if e.get('name') == '[memory]') / 2**20
 
 
 def main():
@@ -132,7 +139,9 @@ def main():
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--memory-of', choices=VARIANTS,
                         help=argparse.SUPPRESS)
+    allocator.add_argument(parser)
     args = parser.parse_args()
+    allocator.apply(args.allocator)
     torch.set_num_threads(args.threads)
     if args.memory_of:
         print(json.dumps(measure_memory(args.memory_of, args)))
@@ -140,7 +149,8 @@ def main():
     device = torch.device(args.device)
     print(f'DeepLabV3-R50-D8 training step, {args.batch} images of '
           f'{args.size}x{args.size}, device={device}, threads='
-          f'{torch.get_num_threads()}, torch={torch.__version__}')
+          f'{torch.get_num_threads()}, torch={torch.__version__}, '
+          f'{allocator.describe()}')
     runs = {v: build(v, args.size, device) for v in VARIANTS}
     x, samples = batch(args.batch, args.size, device)
     times = {v: [] for v in VARIANTS}
