@@ -1,14 +1,14 @@
 """Batch norm with one bank per domain, on zero-copy slices of the batch.
 
 The path for CUDA and for inputs the CPU kernels do not take (see
-``cpu_domain_batch_norm.py``). Each domain's samples form a contiguous slice of the (domain-ordered) batch.
-The forward pass calls ATen's native batch-norm kernel on each slice, writing
-into that slice of one preallocated output; the backward pass reduces each
-slice once (ATen's kernel) and writes the input gradient with two fused
-per-channel passes. No gather, no scatter and no ``torch.cat``: CN moves about
-the data one ``nn.BatchNorm2d`` over the whole batch moves. The backward
-helpers are shared with the synchronized (multi-process) variant, which only
-adds an ``all_reduce`` of the per-domain sums.
+``cpu_domain_batch_norm.py``). Each domain's samples form a contiguous slice
+of the (domain-ordered) batch. The forward pass calls ATen's native
+batch-norm kernel on each slice, writing into that slice of one preallocated
+output; the backward pass reduces each slice once (ATen's kernel) and writes
+the input gradient with two fused per-channel passes. No gather, no scatter
+and no ``torch.cat``. The backward helpers are shared with the synchronized
+(multi-process) variant, which only adds an ``all_reduce`` of the per-domain
+sums.
 """
 from typing import List, Optional, Sequence
 
