@@ -30,8 +30,8 @@ domain matrix of variant 4), ``OUT/per_class_iou.png``, ``OUT/results.json``
 (every run's numbers) and the runs' work dirs under ``OUT/runs``. The data
 are generated and converted with the real tools if ``--data`` has none.
 Each run takes the variant's schedule (PolyLR) stretched to ``--iters``.
-Measured on 2 idle cores: about 100 s per run of 1000 iterations, so the
-default (4 variants x 3 seeds) takes about 20 minutes; other processes on the
+Measured on 2 cores: 100 to 150 s per run of 1000 iterations; the default
+(4 variants x 3 seeds) took 25.8 minutes (README.md); other processes on the
 machine slow it down several times (``OMP_WAIT_POLICY=PASSIVE`` limits that,
 as ``make test`` does). ``--quick`` (2 seeds, one iteration, no
 dataloader workers, no checkpoints) checks the whole path in under a minute
