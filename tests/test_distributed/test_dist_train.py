@@ -1,16 +1,16 @@
 """Distributed training of the CN demo on the CPU: torchrun, gloo, 2 ranks.
 
 The CN demo config (CN over SyncBN, DomainBalancedSampler slicing each step
-by rank) at tiny size, trained through ``torchrun`` and ``tools/train.py
---launcher pytorch`` with ``env_cfg.dist_cfg.backend=gloo``; rank 0's
-checkpoint then resumes in a 2-process and in a 1-process run (the latter
-with CN's SyncBN acting as plain per-domain BN). Every rank saves its final
-state (``rank_state_hook``), so the test sees what each rank holds. The
-ranks go through ``cpu_dist_train.py``, which starts the gloo group that
-mmengine's ``init_dist`` cannot start on a CPU-only torch build.
+by rank) at tiny size, trained through ``tools/dist_train.sh`` (torchrun,
+``tools/train.py --launcher pytorch``) with ``env_cfg.dist_cfg.backend=gloo``;
+rank 0's checkpoint then resumes in a 2-process and in a 1-process run (the
+latter with CN's SyncBN acting as plain per-domain BN). Every rank saves its
+final state (``rank_state_hook``), so the test sees what each rank holds.
 """
 import os
 import os.path as osp
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,53 +18,42 @@ import time
 import pytest
 import torch
 
-from cn_seg.datasets.converters import cityscapes as cityscapes_converter
-from cn_seg.datasets.converters import gta5 as gta5_converter
-from cn_seg.datasets.synthetic.domains import main as make_domains
+from tests.test_tools.tiny_demo import TOOLS, make_data, tiny_config
 
 HERE = osp.dirname(osp.abspath(__file__))
-REPO = osp.dirname(osp.dirname(HERE))
-CN_DEMO = osp.join(
-    REPO, 'configs', 'demo',
-    'cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py')
 TIMEOUT = 240
 MAX_ITERS = 4
-TINY = f"""
+EXTRA = """
 custom_imports = dict(imports=['cn_seg', 'rank_state_hook'],
                       allow_failed_imports=False)
 custom_hooks = [dict(type='DomainRoutingHook'), dict(type='SaveRankStateHook')]
-train_cfg = dict(max_iters={MAX_ITERS}, val_interval=100)
-param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
-                        end={MAX_ITERS}, by_epoch=False)]
-default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(interval=2, max_keep_ckpts=-1))
-model = dict(decode_head=dict(dropout_ratio=0.0),
-             auxiliary_head=dict(dropout_ratio=0.0))
-train_dataloader = dict(num_workers=0, persistent_workers=False)
-val_dataloader = dict(num_workers=0, persistent_workers=False)
-test_dataloader = val_dataloader
 """
-# gloo; and DDP on CPU modules takes no device_ids (mmengine passes LOCAL_RANK)
-DIST_OPTIONS = ['--cfg-options', 'env_cfg.dist_cfg.backend=gloo',
-                'model_wrapper_cfg.type=MMDistributedDataParallel',
-                'model_wrapper_cfg.device_ids=None']
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])
 
 
 def _start(args, cwd, log, procs=None):
-    """Start ``tools/train.py`` (under torchrun when ``procs`` is given)."""
-    if procs:
-        argv = [sys.executable, '-m', 'torch.distributed.run', '--standalone',
-                f'--nproc_per_node={procs}',
-                osp.join(HERE, 'cpu_dist_train.py'), *args,
-                '--launcher', 'pytorch', *DIST_OPTIONS]
-    else:
-        argv = [sys.executable, osp.join(REPO, 'tools', 'train.py'), *args]
+    """Start ``tools/train.py``, through ``tools/dist_train.sh`` if ``procs``."""
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([HERE, REPO,
+               PYTHON=sys.executable,
+               PYTHONPATH=os.pathsep.join([HERE,
                                            os.environ.get('PYTHONPATH', '')]))
+    if procs:
+        env['PORT'] = _free_port()
+        argv = ['bash', osp.join(TOOLS, 'dist_train.sh'), args[0],
+                str(procs), *args[1:], '--cfg-options',
+                'env_cfg.dist_cfg.backend=gloo']
+    else:
+        argv = [sys.executable, osp.join(TOOLS, 'train.py'), *args]
     out = open(log, 'w')
+    # A session of its own, so that a timeout kills torchrun's ranks too.
     return subprocess.Popen(argv, cwd=cwd, env=env, stdout=out,
-                            stderr=subprocess.STDOUT), out
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True), out
 
 
 def _wait(runs):
@@ -75,7 +64,7 @@ def _wait(runs):
         try:
             code = proc.wait(timeout=max(deadline - time.monotonic(), 1))
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             code = f'killed after {TIMEOUT} s'
         out.close()
         if code != 0:
@@ -88,21 +77,17 @@ def _wait(runs):
 def runs(tmp_path_factory):
     """A 2-rank run, then its iter-2 checkpoint resumed on 2 and 1 ranks."""
     root = tmp_path_factory.mktemp('dist_train')
-    data = root / 'data' / 'synthetic'
-    assert make_domains(['--out', str(data), '--num-train', '4',
-                         '--num-val', '1']) == 0
-    assert cityscapes_converter.main([str(data / 'cityscapes')]) == 0
-    assert gta5_converter.main([str(data / 'gta5')]) == 0
-    config = root / 'tiny_cn.py'
-    config.write_text(f'_base_ = [{CN_DEMO!r}]\n{TINY}')
+    make_data(root, num_train=4, num_val=1)
+    config = tiny_config(root, 'tiny_cn.py', max_iters=MAX_ITERS,
+                         val_interval=100, extra=EXTRA)
 
-    _wait([(_start([str(config), '--work-dir', 'two'], root,
+    _wait([(_start([config, '--work-dir', 'two'], root,
                    root / 'two.log', procs=2), root / 'two.log')])
     resume = ['--resume', str(root / 'two' / 'iter_2.pth')]
-    _wait([(_start([str(config), '--work-dir', 'two_resumed', *resume], root,
+    _wait([(_start([config, '--work-dir', 'two_resumed', *resume], root,
                    root / 'two_resumed.log', procs=2),
             root / 'two_resumed.log'),
-           (_start([str(config), '--work-dir', 'one_resumed', *resume], root,
+           (_start([config, '--work-dir', 'one_resumed', *resume], root,
                    root / 'one_resumed.log'), root / 'one_resumed.log')])
     return root
 
