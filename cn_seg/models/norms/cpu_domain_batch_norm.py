@@ -57,6 +57,10 @@ def cpu_domain_batch_norm(x: torch.Tensor, domain: torch.Tensor,
                           update_stats: bool) -> torch.Tensor:
     """Normalize each sample with its domain's batch statistics (CPU).
 
+    The CPU counterpart of :func:`domain_batch_norm.domain_batch_norm`: the
+    state and options (``weight`` to ``update_stats``) are as documented
+    there; only the batch layout differs.
+
     Args:
         x (torch.Tensor): Float32/float64 CPU input ``(N, C, ...)``, samples
             in any domain order.
@@ -66,16 +70,6 @@ def cpu_domain_batch_norm(x: torch.Tensor, domain: torch.Tensor,
             end)`` runs; their order is the order the banks are updated in
             (which matters for ``share_state``), their lengths the counts.
         num_domains (int): Number of banks t.
-        weight (torch.Tensor, optional): Per-domain scales ``(t, C)``.
-        bias (torch.Tensor, optional): Per-domain shifts ``(t, C)``.
-        running_mean (torch.Tensor, optional): ``(t, C)``, updated in place.
-        running_var (torch.Tensor, optional): ``(t, C)``, updated in place.
-        num_batches_tracked (torch.Tensor, optional): ``(t,)`` counters.
-        momentum (float, optional): Running-average momentum; ``None`` for a
-            cumulative average.
-        eps (float): Added to the variance.
-        update_stats (bool): Whether to update the present banks' running
-            statistics.
 
     Returns:
         torch.Tensor: The normalized batch, same shape and order as ``x``.
