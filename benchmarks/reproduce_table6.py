@@ -53,9 +53,9 @@ from mmengine.config import Config
 import cn_seg  # noqa: F401  (registers CN, datasets, hooks; safe resume)
 from cn_seg.datasets.converters import cityscapes, gta5
 from cn_seg.datasets.synthetic import make_synthetic_domains
-from cn_seg.utils.results_table import bar_chart, markdown_table
-from cn_seg.utils.run_config import build_runner
-from cn_seg.utils.run_results import RunResult, read_run
+from cn_seg.analysis.results_table import bar_chart, markdown_table
+from cn_seg.engine.run_config import build_runner
+from cn_seg.analysis.run_results import RunResult, read_run
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from seed_tables import (bank_matrix, mean_run, miou_by_domain,  # noqa: E402

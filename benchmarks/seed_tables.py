@@ -1,7 +1,7 @@
 """Mean and spread over seeds of runs' per-class IoU, as Markdown tables.
 
-The per-run reading (:func:`cn_seg.utils.run_results.read_run`) and the
-paper's Table 6 layout and bar chart (:mod:`cn_seg.utils.results_table`) are
+The per-run reading (:func:`cn_seg.analysis.run_results.read_run`) and the
+paper's Table 6 layout and bar chart (:mod:`cn_seg.analysis.results_table`) are
 the tools' own; this module adds what several seeds need: the mean run of a
 variant, and tables of ``mean ± std`` cells.
 """
@@ -10,7 +10,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from cn_seg.utils.run_results import RunResult
+from cn_seg.analysis.run_results import RunResult
 
 
 def _nanmean(values: Sequence[float]) -> float:

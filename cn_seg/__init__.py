@@ -4,7 +4,7 @@ Importing the package registers its modules (the ``CN`` norm layer, datasets,
 samplers, metrics, transforms and hooks) in the OpenMMLab registries, which is
 what ``custom_imports = dict(imports=['cn_seg'])`` in a config relies on.
 """
-from . import datasets, engine, evaluation, models, utils  # noqa: F401
+from . import datasets, deploy, engine, evaluation, models  # noqa: F401
 from .models import (ConsistentNorm, domain_routing, enable_domain_routing,
                      fold_cn)
 from .version import __version__

@@ -3,7 +3,7 @@
 Usage: ``python tools/cn2bn.py CONFIG CHECKPOINT OUT_DIR [--domain K]``.
 Writes ``OUT_DIR/model.pth`` (the folded ``state_dict`` and a plain
 ``meta``) and ``OUT_DIR/config.py`` (the config rewritten for mmseg alone,
-see :func:`cn_seg.utils.deploy_config`). A process that never imports cn_seg
+see :func:`cn_seg.deploy.deploy_config`). A process that never imports cn_seg
 then runs ``mmseg.apis.init_model(OUT_DIR/config.py, OUT_DIR/model.pth)`` and
 ``inference_model`` with the predictions of the CN model on domain K, the
 module types of a BN model and its inference cost.
@@ -11,7 +11,7 @@ module types of a BN model and its inference cost.
 import argparse
 
 import cn_seg  # noqa: F401  (registers CN; safe checkpoint loading)
-from cn_seg.utils.fold_checkpoint import fold_checkpoint
+from cn_seg.deploy.fold_checkpoint import fold_checkpoint
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -11,8 +11,8 @@ import argparse
 import os
 import os.path as osp
 
-from cn_seg.utils.results_table import bar_chart, markdown_table
-from cn_seg.utils.run_results import read_run
+from cn_seg.analysis.results_table import bar_chart, markdown_table
+from cn_seg.analysis.run_results import read_run
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -8,7 +8,7 @@ Usage: ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
 import argparse
 
 import cn_seg  # noqa: F401  (registers CN, datasets, metrics; safe loading)
-from cn_seg.utils.run_config import add_run_args, build_runner, \
+from cn_seg.engine.run_config import add_run_args, build_runner, \
     load_run_config
 
 

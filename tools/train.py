@@ -9,7 +9,7 @@ its modules and lets checkpoints resume with ``weights_only`` loading.
 import argparse
 
 import cn_seg  # noqa: F401  (registers CN, datasets, hooks; safe resume)
-from cn_seg.utils.run_config import (add_run_args, apply_resume,
+from cn_seg.engine.run_config import (add_run_args, apply_resume,
                                      build_runner, enable_amp,
                                      load_run_config)
 

@@ -16,7 +16,7 @@ from mmengine.registry import init_default_scope
 from mmseg.apis import init_model
 from mmseg.registry import DATASETS
 
-from cn_seg.utils.feature_distributions import (collect_features,
+from cn_seg.analysis.feature_distributions import (collect_features,
                                                 plot_distributions)
 
 

@@ -1,5 +1,4 @@
 """One dataset over several domains, each sample tagged with its domain."""
-import re
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -7,18 +6,14 @@ from mmengine.dataset import BaseDataset, ConcatDataset
 from mmengine.structures import BaseDataElement
 from mmseg.registry import DATASETS
 
+from ..structures import default_domain_name
+
 #: Attributes that must agree between domains, with the config key to change.
 _CHECKED_ATTRIBUTES = (('classes', 'metainfo.classes'),
                        ('palette', 'metainfo.palette'),
                        ('ignore_index', 'ignore_index'),
                        ('reduce_zero_label', 'reduce_zero_label'),
                        ('label_map', 'metainfo.classes'))
-
-
-def _default_domain_name(dataset: BaseDataset) -> str:
-    """``CityscapesDataset`` -> ``'cityscapes'``."""
-    name = re.sub(r'Dataset$', '', type(dataset).__name__)
-    return name.lower() or 'domain'
 
 
 def _attribute(dataset: BaseDataset, key: str):
@@ -91,7 +86,7 @@ class MultiDomainDataset(ConcatDataset):
     @staticmethod
     def _check_names(datasets, names) -> List[str]:
         if names is None:
-            names = [_default_domain_name(d) for d in datasets]
+            names = [default_domain_name(d) for d in datasets]
         names = [str(n) for n in names]
         if len(names) != len(datasets):
             raise ValueError(

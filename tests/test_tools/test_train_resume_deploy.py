@@ -77,7 +77,7 @@ def _run(args, cwd):
 
 
 def _run_tool(tool, args, monkeypatch, capsys):
-    """Run ``tools/<tool>`` in this process (a thin CLI over cn_seg.utils)."""
+    """Run ``tools/<tool>`` in this process (a thin CLI over the cn_seg package)."""
     monkeypatch.setattr(sys, 'argv', [tool, *map(str, args)])
     capsys.readouterr()
     runpy.run_path(osp.join(TOOLS, tool), run_name='__main__')

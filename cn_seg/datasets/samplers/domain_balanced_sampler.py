@@ -9,6 +9,8 @@ from mmengine.logging import MessageHub, print_log
 from mmengine.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
+from ...structures import concat_ranges
+
 #: Runtime-info key under which the sampler's seed is saved in checkpoints.
 SEED_INFO_KEY = 'domain_balanced_sampler_seed'
 
@@ -76,14 +78,12 @@ class DomainBalancedSampler(Sampler):
     def _domain_ranges(dataset) -> List[range]:
         if hasattr(dataset, 'full_init'):
             dataset.full_init()
-        sizes = getattr(dataset, 'cumulative_sizes', None)
-        if sizes is None:
+        try:
+            return concat_ranges(dataset)
+        except TypeError as error:
             raise TypeError(
                 'DomainBalancedSampler needs a dataset with one sub-dataset '
-                "per domain (type='MultiDomainDataset'), got "
-                f'{type(dataset).__name__}.')
-        starts = [0] + list(sizes[:-1])
-        return [range(s, e) for s, e in zip(starts, sizes)]
+                f'per domain: {error}') from None
 
     @staticmethod
     def _check_quotas(quotas, ranges) -> List[int]:

@@ -5,6 +5,8 @@ from mmcv.transforms import BaseTransform
 from mmengine.structures import BaseDataElement
 from mmseg.registry import TRANSFORMS
 
+from ...structures import fallback_domain_name
+
 
 def tag_domain(results: dict, domain_idx: int, domain_name: str,
                where: str) -> dict:
@@ -71,7 +73,7 @@ class SetDomain(BaseTransform):
             raise ValueError(f'SetDomain domain_idx={domain_idx!r} must be a '
                              'non-negative int (a CN bank index).')
         self.domain_idx = domain_idx
-        self.domain_name = domain_name or f'domain{domain_idx}'
+        self.domain_name = domain_name or fallback_domain_name(domain_idx)
 
     def transform(self, results: dict) -> dict:
         """Set the domain tags in the packed data sample's metainfo."""

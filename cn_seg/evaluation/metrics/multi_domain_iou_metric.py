@@ -6,15 +6,10 @@ from mmengine.logging import print_log
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
+from ...structures import sample_domain_tags
+
 #: The per-class quantity reported for each of mmseg's ``iou_metrics``.
 _PER_CLASS = {'mIoU': 'IoU', 'mDice': 'Dice', 'mFscore': 'Fscore'}
-
-
-def _domain_name(data_sample: dict) -> str:
-    """A sample's domain name; ``domain{idx}`` when it has only an index."""
-    if 'domain_name' in data_sample:
-        return str(data_sample['domain_name'])
-    return f"domain{int(data_sample.get('domain_idx', 0))}"
 
 
 @METRICS.register_module()
@@ -47,7 +42,7 @@ class MultiDomainIoUMetric(IoUMetric):
             num_results = len(self.results)
             super().process(data_batch, [data_sample])
             if len(self.results) > num_results:
-                self.results[-1] = (_domain_name(data_sample),
+                self.results[-1] = (sample_domain_tags(data_sample)[1],
                                     *self.results[-1])
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:

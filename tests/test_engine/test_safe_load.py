@@ -11,7 +11,7 @@ from mmengine.runner import Runner, load_checkpoint
 from torch import nn
 from torch.utils.data import Dataset
 
-from cn_seg.utils import register_checkpoint_safe_globals
+from cn_seg.engine import register_checkpoint_safe_globals
 
 
 class ToyModel(BaseModel):

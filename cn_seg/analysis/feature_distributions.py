@@ -16,15 +16,15 @@ from mmengine.utils import ProgressBar
 from torch import nn
 
 from ..models import domain_routing
+from ..structures import concat_ranges, default_domain_name
 
 
-def _domain_datasets(dataset) -> Dict[str, List]:
-    """``{domain name: (dataset, ...)}`` of a (multi-domain) dataset."""
+def _domain_ranges(dataset) -> Dict[str, range]:
+    """``{domain name: its global indices}`` of a (multi-domain) dataset."""
     names = getattr(dataset, 'domain_names', None)
     if names is None:
-        return {type(dataset).__name__.replace('Dataset', '').lower():
-                dataset}
-    return dict(zip(names, dataset.datasets))
+        return {default_domain_name(dataset): range(len(dataset))}
+    return dict(zip(names, concat_ranges(dataset)))
 
 
 def collect_features(model: nn.Module,
@@ -61,17 +61,17 @@ def collect_features(model: nn.Module,
     captured: List[torch.Tensor] = []
     handle = module.register_forward_hook(
         lambda _m, _i, out: captured.append(out.detach().flatten()))
-    domains = _domain_datasets(dataset)
-    bar = ProgressBar(sum(min(num_samples, len(d)) for d in domains.values()))
+    domains = _domain_ranges(dataset)
+    bar = ProgressBar(sum(min(num_samples, len(r)) for r in domains.values()))
     rng = np.random.default_rng(seed)
     values = {}
     try:
-        for name, domain_dataset in domains.items():
-            count = min(num_samples, len(domain_dataset))
+        for name, indices in domains.items():
+            count = min(num_samples, len(indices))
             chunks = []
-            for i in np.linspace(0, len(domain_dataset) - 1, count).round():
+            for i in np.linspace(0, len(indices) - 1, count).round():
                 captured.clear()
-                data = dataset[_global_index(dataset, domain_dataset, int(i))]
+                data = dataset[indices[int(i)]]
                 batch = model.data_preprocessor(pseudo_collate([data]), False)
                 sample = batch['data_samples'][0]
                 with torch.no_grad(), domain_routing(
@@ -86,15 +86,6 @@ def collect_features(model: nn.Module,
     finally:
         handle.remove()
     return values
-
-
-def _global_index(dataset, domain_dataset, index: int) -> int:
-    """Index in ``dataset`` of sample ``index`` of one of its domains."""
-    if domain_dataset is dataset:
-        return index
-    position = list(dataset.datasets).index(domain_dataset)
-    start = dataset.cumulative_sizes[position - 1] if position else 0
-    return start + index
 
 
 def plot_distributions(values: Dict[str, np.ndarray],

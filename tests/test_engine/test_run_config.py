@@ -4,7 +4,7 @@ import os.path as osp
 
 import pytest
 
-from cn_seg.utils.run_config import (add_run_args, apply_resume, enable_amp,
+from cn_seg.engine.run_config import (add_run_args, apply_resume, enable_amp,
                                      load_run_config)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

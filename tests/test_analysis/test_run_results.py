@@ -5,8 +5,8 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from cn_seg.utils.results_table import bar_chart, markdown_table
-from cn_seg.utils.run_results import read_run
+from cn_seg.analysis.results_table import bar_chart, markdown_table
+from cn_seg.analysis.run_results import read_run
 
 CLASSES = ['road', 'sidewalk', 'wall']
 
