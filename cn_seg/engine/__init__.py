@@ -1,15 +1,26 @@
 """Engine: the Runner's set-up for cn_seg runs, safe checkpoint loading, hooks.
 
-Importing it allow-lists the types of mmengine checkpoints for
-``torch.load(weights_only=True)`` (see :mod:`cn_seg.engine.safe_load`).
+Importing it checks that torch can load checkpoints safely, allow-lists the
+types of mmengine checkpoints for ``torch.load(weights_only=True)`` (see
+:mod:`cn_seg.engine.safe_load`) and makes every mmengine checkpoint source,
+URLs included, load that way (:mod:`cn_seg.engine.safe_schemes`).
 """
-from .hooks import DomainRoutingHook
-from .safe_load import (checkpoint_safe_globals,
+from .safe_load import (check_torch_version, checkpoint_safe_globals,
                         register_checkpoint_safe_globals)
 
+check_torch_version()
+
+from .hooks import (AtomicCheckpointHook, DomainRoutingHook,  # noqa: E402
+                    NormStateCheckHook, RandomStateHook)
+from .norm_state import check_norm_state, checkpoint_state_dict  # noqa: E402
+from .safe_schemes import guard_checkpoint_schemes  # noqa: E402
+
 register_checkpoint_safe_globals()
+guard_checkpoint_schemes()
 
 __all__ = [
-    'DomainRoutingHook', 'checkpoint_safe_globals',
-    'register_checkpoint_safe_globals'
+    'AtomicCheckpointHook', 'DomainRoutingHook', 'NormStateCheckHook',
+    'RandomStateHook', 'check_norm_state', 'checkpoint_state_dict',
+    'checkpoint_safe_globals', 'check_torch_version',
+    'guard_checkpoint_schemes', 'register_checkpoint_safe_globals'
 ]
