@@ -7,9 +7,11 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
 from mmseg.registry import MODELS
 
+from ..engine.norm_state import check_norm_state, checkpoint_state_dict
 from ..models import ConsistentNorm, fold_cn
 from .deploy_config import deploy_config
 
@@ -27,8 +29,11 @@ def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
                     domain: int = 0) -> Tuple[str, str]:
     """Write the plain model of CN bank ``domain``: config.py and model.pth.
 
-    The folded weights are checked against the deployment config: the model
-    that config builds (without CN) loads them strictly.
+    The checkpoint must fill every norm layer of the CN model
+    (:func:`cn_seg.engine.norm_state.check_norm_state`: one with another
+    number of banks, or without some norm layers, is refused), and the folded
+    weights are checked against the deployment config: the model that
+    config builds (without CN) loads them strictly.
 
     Args:
         config (str): The CN model's config file.
@@ -41,7 +46,8 @@ def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
 
     Raises:
         FileNotFoundError: If ``config`` or ``checkpoint`` does not exist.
-        ValueError: If the model has no CN layer, or ``domain`` is not a bank.
+        ValueError: If the model has no CN layer, the checkpoint does not fit
+            its norm layers, or ``domain`` is not a bank.
     """
     for path in (config, checkpoint):
         if not osp.isfile(path):
@@ -53,7 +59,10 @@ def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
     if num_cn == 0:
         raise ValueError(f'{config} builds a model without CN layers: there '
                          'is nothing to fold; deploy it as it is.')
-    source = load_checkpoint(model, checkpoint, map_location='cpu')
+    source = _load_checkpoint(checkpoint, map_location='cpu')
+    check_norm_state(model, checkpoint_state_dict(source),
+                     source=f'Checkpoint {checkpoint}')
+    _load_checkpoint_to_model(model, source)
     model = fold_cn(model, domain).eval()
 
     plain_cfg = deploy_config(cfg, domain)

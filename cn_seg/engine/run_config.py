@@ -5,6 +5,7 @@ and ``tools/test.py`` (``--work-dir``, ``--cfg-options``, ``--launcher``,
 ``--local-rank``), plus mmdet's ``--resume [CKPT]``.
 """
 import argparse
+import datetime
 import logging
 import os
 import os.path as osp
@@ -14,7 +15,11 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint
+
+# Hooks every run of the tools gets (unless its config lists them already).
+_CUSTOM_HOOKS = ('NormStateCheckHook', 'RandomStateHook')
 
 
 def add_run_args(parser: argparse.ArgumentParser) -> None:
@@ -114,16 +119,43 @@ def enable_amp(cfg: Config) -> None:
     cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
+def dist_timeout(cfg: Config) -> Optional[datetime.timedelta]:
+    """``env_cfg.dist_cfg.timeout`` (seconds, as mmengine reads it).
+
+    Args:
+        cfg (Config): The run config.
+
+    Returns:
+        datetime.timedelta, optional: None if the config sets none (torch's
+        default, 30 minutes, applies).
+
+    Raises:
+        ValueError: If the timeout is not a positive number of seconds.
+    """
+    timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout')
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(
+            timeout, (int, float)) or timeout <= 0:
+        raise ValueError(
+            'env_cfg.dist_cfg.timeout is the time in seconds a collective '
+            'may wait for the other processes before it fails; got '
+            f'{timeout!r}: set a positive number, e.g. 1800.')
+    return datetime.timedelta(seconds=timeout)
+
+
 def setup_cpu_distributed(cfg: Config) -> None:
     """Let ``--launcher pytorch`` (torchrun) run on machines without CUDA.
 
     mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and
     its DDP wrapper passes ``device_ids=[LOCAL_RANK]``; neither works for CPU
     processes. Without CUDA this starts the gloo process group from
-    torchrun's environment (the Runner then skips ``init_dist``) and, unless
-    the config sets ``model_wrapper_cfg``, wraps the model in
-    ``MMDistributedDataParallel`` without device ids. With CUDA, or without a
-    launcher, it does nothing.
+    torchrun's environment (the Runner then skips ``init_dist``), with the
+    config's ``env_cfg.dist_cfg.timeout`` (seconds) as mmengine does: a
+    process that waits longer than that on a stopped or crashed one fails
+    with gloo's timeout error instead of hanging. Unless the config sets
+    ``model_wrapper_cfg``, it wraps the model in ``MMDistributedDataParallel``
+    without device ids. With CUDA, or without a launcher, it does nothing.
 
     Args:
         cfg (Config): The run config, changed in place.
@@ -138,16 +170,77 @@ def setup_cpu_distributed(cfg: Config) -> None:
                 f'env_cfg.dist_cfg.backend={backend} needs CUDA; this '
                 'machine has none, so the processes use gloo.',
                 logger='current', level=logging.WARNING)
-        dist.init_process_group('gloo')
+        timeout = dist_timeout(cfg)
+        if timeout is None:
+            dist.init_process_group('gloo')
+        else:
+            dist.init_process_group('gloo', timeout=timeout)
     if cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(
             type='MMDistributedDataParallel', device_ids=None)
 
 
+def add_safety_hooks(cfg: Config) -> None:
+    """Give the run cn_seg's checkpoint hooks.
+
+    Adds ``NormStateCheckHook`` (refuses checkpoints that do not fit the
+    norm layers) and ``RandomStateHook`` (random states in checkpoints,
+    restored on resume) to ``custom_hooks`` unless listed, and writes
+    checkpoints with ``AtomicCheckpointHook`` where the config uses
+    mmengine's ``CheckpointHook``.
+
+    Args:
+        cfg (Config): The run config, changed in place.
+    """
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    listed = {getattr(h.get('type'), '__name__', h.get('type'))
+              for h in hooks}
+    hooks += [dict(type=name) for name in _CUSTOM_HOOKS if name not in listed]
+    cfg.custom_hooks = hooks
+    checkpoint = (cfg.get('default_hooks', None) or {}).get('checkpoint')
+    if checkpoint is not None and checkpoint.get('type') in (
+            'CheckpointHook', 'mmengine.CheckpointHook'):
+        checkpoint['type'] = 'AtomicCheckpointHook'
+
+
+def use_checkpoint_seed(cfg: Config) -> None:
+    """On resume, seed the run as the interrupted one was seeded.
+
+    The Runner seeds everything, and builds the data loader (sampler and
+    worker seeds), before it loads the checkpoint; mmengine re-seeds from
+    the checkpoint's ``meta.seed`` only afterwards. With
+    ``randomness.seed=None`` (a random seed per run) the resumed run would
+    draw other data and augmentations. This reads the seed of the
+    checkpoint to resume and sets ``randomness.seed`` to it first.
+
+    Args:
+        cfg (Config): The run config, changed in place.
+    """
+    if not cfg.get('resume', False):
+        return
+    path = cfg.get('load_from') or find_latest_checkpoint(
+        osp.abspath(cfg.work_dir))
+    if path is None:
+        return
+    seed = _load_checkpoint(path, map_location='cpu').get('meta',
+                                                          {}).get('seed')
+    randomness = dict(cfg.get('randomness', None) or {})
+    if seed is None or randomness.get('seed') == seed:
+        return
+    print_log(
+        f'Resuming {path}: randomness.seed={seed}, the seed of the '
+        f'interrupted run (the config has {randomness.get("seed")}), so that '
+        'data order, augmentations and random draws continue that run.',
+        logger='current')
+    randomness['seed'] = seed
+    cfg.randomness = randomness
+
+
 def build_runner(cfg: Config) -> Runner:
     """Build the default Runner, or ``runner_type`` from the registry.
 
-    Calls :func:`setup_cpu_distributed` first.
+    Calls :func:`setup_cpu_distributed`, :func:`add_safety_hooks` and
+    :func:`use_checkpoint_seed` first.
 
     Args:
         cfg (Config): The run config.
@@ -156,6 +249,8 @@ def build_runner(cfg: Config) -> Runner:
         Runner: The runner.
     """
     setup_cpu_distributed(cfg)
+    add_safety_hooks(cfg)
+    use_checkpoint_seed(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     from mmseg.registry import RUNNERS

@@ -62,3 +62,34 @@ def test_missing_config_is_a_clear_error(tmp_path):
                               work_dir=None)
     with pytest.raises(FileNotFoundError, match='nope.py'):
         load_run_config(args)
+
+
+def test_safety_hooks_are_added_once():
+    from cn_seg.engine.run_config import add_safety_hooks
+    cfg = _load()
+    cfg.custom_hooks = [dict(type='DomainRoutingHook')]
+    for _ in range(2):
+        add_safety_hooks(cfg)
+    assert [h['type'] for h in cfg.custom_hooks] == [
+        'DomainRoutingHook', 'NormStateCheckHook', 'RandomStateHook']
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+    assert cfg.default_hooks.checkpoint.max_keep_ckpts == 2  # kept
+
+
+@pytest.mark.parametrize('configured', [None, 3])
+def test_resume_takes_the_checkpoint_seed(tmp_path, configured):
+    """The Runner seeds and builds its data loader before it loads the
+    checkpoint: the seed must be the interrupted run's from the start."""
+    import torch
+
+    from cn_seg.engine.run_config import use_checkpoint_seed
+    checkpoint = tmp_path / 'iter_2.pth'
+    torch.save(dict(meta=dict(seed=1234, iter=2), state_dict={}), checkpoint)
+    (tmp_path / 'last_checkpoint').write_text(str(checkpoint))
+    cfg = _load('--resume', '--work-dir', str(tmp_path))
+    cfg.randomness = dict(seed=configured, deterministic=False)
+    use_checkpoint_seed(cfg)
+    assert cfg.randomness == dict(seed=1234, deterministic=False)
+    fresh = _load('--work-dir', str(tmp_path))  # no --resume: untouched
+    use_checkpoint_seed(fresh)
+    assert fresh.randomness.seed == 0

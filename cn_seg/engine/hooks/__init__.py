@@ -1,4 +1,10 @@
 """Runner hooks."""
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .domain_routing_hook import DomainRoutingHook
+from .norm_state_check_hook import NormStateCheckHook
+from .random_state_hook import RandomStateHook
 
-__all__ = ['DomainRoutingHook']
+__all__ = [
+    'AtomicCheckpointHook', 'DomainRoutingHook', 'NormStateCheckHook',
+    'RandomStateHook'
+]
