@@ -154,9 +154,10 @@ setup(
     cmdclass=cmdclass,
     python_requires='>=3.8',
     install_requires=[
-        # Checkpoint loading allow-lists mmengine's types with
-        # torch.serialization.add_safe_globals (torch 2.4+).
-        'torch>=2.4',
+        # torch.load defaults to weights_only=True from torch 2.6 on, which
+        # cn_seg's safe checkpoint loading rests on (MIN_TORCH in
+        # cn_seg/engine/safe_load.py; import refuses an older torch).
+        'torch>=2.6',
         'mmcv>=2.0.0rc4,<2.2.0',  # what mmsegmentation 1.2 asserts
         'mmengine>=0.10,<1.0',
         'mmsegmentation>=1.2,<2',

@@ -22,14 +22,15 @@ NOTICE = 'kernels\n(cn_seg._C: per-domain batch norm on the CPU) are NOT built'
 FIX = 'pip install --no-build-isolation .'
 # Runs setup.py as pip's backend does, with torch unimportable if asked, and
 # setuptools.setup replaced by a print of what it was given when asked.
-RUN_SETUP = """
+RUN_SETUP = r"""
 import runpy, sys
 import setuptools
 if {hide_torch}:
     sys.modules['torch'] = None  # `import torch` raises ImportError
 if {show_setup}:
     setuptools.setup = lambda **kw: print(
-        'ext_modules:', [e.name for e in kw['ext_modules']])
+        'ext_modules:', [e.name for e in kw['ext_modules']],
+        'install_requires:', kw['install_requires'], sep='\n')
 sys.argv = ['setup.py'] + {args!r}
 runpy.run_path('setup.py', run_name='__main__')
 """
@@ -80,9 +81,18 @@ def test_build_ships_configs_and_says_when_kernels_are_skipped(
 def test_kernels_are_declared_when_torch_is_importable(hide_torch):
     proc = _setup(['--version'], hide_torch, show_setup=True)
     expected = [] if hide_torch else ['cn_seg._C']
-    assert f'ext_modules: {expected}' in proc.stdout
+    assert f'ext_modules:\n{expected}\n' in proc.stdout
     # Only a build says it: pip runs setup.py three times per install.
     assert NOTICE not in proc.stderr
+
+
+def test_declared_torch_is_the_one_import_asks_for():
+    from cn_seg.engine.safe_load import MIN_TORCH
+    proc = _setup(['--version'], show_setup=True)
+    line = proc.stdout.split('install_requires:\n', 1)[1].splitlines()[0]
+    (torch, ) = [Requirement(r) for r in eval(line)
+                 if Requirement(r).name == 'torch']
+    assert str(torch.specifier) == '>=' + '.'.join(map(str, MIN_TORCH))
 
 
 def test_sdist_carries_what_a_wheel_is_built_from(tmp_path):
