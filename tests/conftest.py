@@ -2,8 +2,13 @@
 import os
 
 import pytest
+import torch
 
 os.environ.setdefault('OMP_NUM_THREADS', '2')
+# Without a GPU, run CN's Triton kernels on the CPU with Triton's
+# interpreter: it must be set before cn_seg (and triton) are imported.
+if not torch.cuda.is_available():
+    os.environ.setdefault('TRITON_INTERPRET', '1')
 
 
 @pytest.fixture(autouse=True, scope='session')
@@ -14,3 +19,16 @@ def _mmseg_scope():
     import cn_seg  # noqa: F401  (registers CN, datasets, hooks, ...)
     init_default_scope('mmseg')
     yield
+
+
+@pytest.fixture(params=['cpu', 'aten', 'triton'])
+def backend(request, monkeypatch):
+    """Run a test on each CN batch-norm backend (``CN_SEG_BACKEND``)."""
+    from cn_seg.models.norms.backends import BACKENDS, BankState
+    probe = torch.zeros(2, 1, dtype=torch.float64)
+    reason = BACKENDS[request.param].unsupported(
+        probe, BankState(None, None, None, None, None, 0.1, 1e-5, 1, True))
+    if reason is not None:
+        pytest.skip(f'backend {request.param}: {reason}')
+    monkeypatch.setenv('CN_SEG_BACKEND', request.param)
+    return request.param

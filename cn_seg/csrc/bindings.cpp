@@ -8,4 +8,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "per-domain training-mode batch norm: (out, mean, var, invstd) (CPU)");
   m.def("domain_bn_backward", &cn_seg::domain_bn_backward,
         "its backward: (grad_input or None, per-domain gradient sums) (CPU)");
+  m.def("domain_bn_moments", &cn_seg::domain_bn_moments,
+        "per-domain batch mean and biased variance: (mean, var) (CPU)");
+  m.def("domain_bn_normalize", &cn_seg::domain_bn_normalize,
+        "normalization with given per-domain mean and invstd (CPU)");
 }

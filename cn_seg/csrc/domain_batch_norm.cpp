@@ -61,6 +61,39 @@ int64_t grain(const Shape& sh) {
   return std::max<int64_t>(1, 32768 / std::max<int64_t>(sh.n * sh.s, 1));
 }
 
+// Channel c's per-domain mean and biased variance (two passes over its rows,
+// which stay in cache), written to mean/var/invstd at [k * C + c].
+template <typename T>
+inline void channel_moments(const T* px, const int64_t* dom, const Shape& sh, int64_t t,
+                            const std::vector<double>& count, double eps, int64_t c,
+                            std::vector<double>& acc, T* pmean, T* pvar, T* pinv) {
+  std::fill(acc.begin(), acc.end(), 0.0);
+  for (int64_t n = 0; n < sh.n; ++n) acc[dom[n]] += row_sum(px + (n * sh.c + c) * sh.s, sh.s);
+  for (int64_t k = 0; k < t; ++k)
+    pmean[k * sh.c + c] = count[k] > 0 ? T(acc[k] / count[k]) : T(0);
+  std::fill(acc.begin(), acc.end(), 0.0);
+  for (int64_t n = 0; n < sh.n; ++n)
+    acc[dom[n]] += row_sq_dev(px + (n * sh.c + c) * sh.s, sh.s, pmean[dom[n] * sh.c + c]);
+  for (int64_t k = 0; k < t; ++k) {
+    const double v = count[k] > 0 ? acc[k] / count[k] : 0.0;
+    pvar[k * sh.c + c] = T(v);
+    if (pinv) pinv[k * sh.c + c] = count[k] > 0 ? T(1.0 / std::sqrt(v + eps)) : T(1);
+  }
+}
+
+// out = (x - mean[k]) * invstd[k] * weight[k] + bias[k] for channel c.
+template <typename T>
+inline void channel_normalize(const T* px, const int64_t* dom, const Shape& sh, const T* pmean,
+                              const T* pinv, const T* pw, const T* pb, int64_t c, T* po) {
+  for (int64_t n = 0; n < sh.n; ++n) {
+    const int64_t row = dom[n] * sh.c + c;
+    const T scale = pw ? pw[row] * pinv[row] : pinv[row];
+    const T shift = pb ? pb[row] : T(0);
+    const int64_t at = (n * sh.c + c) * sh.s;
+    row_normalize(px + at, sh.s, pmean[row], scale, shift, po + at);
+  }
+}
+
 template <typename T>
 void forward_kernel(const at::Tensor& x, const int64_t* dom, int64_t t,
                     const at::Tensor& weight, const at::Tensor& bias, double eps,
@@ -78,27 +111,41 @@ void forward_kernel(const at::Tensor& x, const int64_t* dom, int64_t t,
   at::parallel_for(0, sh.c, grain(sh), [&](int64_t begin, int64_t end) {
     std::vector<double> acc(t);
     for (int64_t c = begin; c < end; ++c) {
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t n = 0; n < sh.n; ++n)
-        acc[dom[n]] += row_sum(px + (n * sh.c + c) * sh.s, sh.s);
-      for (int64_t k = 0; k < t; ++k)
-        pmean[k * sh.c + c] = count[k] > 0 ? T(acc[k] / count[k]) : T(0);
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t n = 0; n < sh.n; ++n)
-        acc[dom[n]] += row_sq_dev(px + (n * sh.c + c) * sh.s, sh.s, pmean[dom[n] * sh.c + c]);
-      for (int64_t k = 0; k < t; ++k) {
-        const double v = count[k] > 0 ? acc[k] / count[k] : 0.0;
-        pvar[k * sh.c + c] = T(v);
-        pinv[k * sh.c + c] = count[k] > 0 ? T(1.0 / std::sqrt(v + eps)) : T(1);
-      }
-      for (int64_t n = 0; n < sh.n; ++n) {
-        const int64_t row = dom[n] * sh.c + c;
-        const T scale = pw ? pw[row] * pinv[row] : pinv[row];
-        const T shift = pb ? pb[row] : T(0);
-        const int64_t at = (n * sh.c + c) * sh.s;
-        row_normalize(px + at, sh.s, pmean[row], scale, shift, po + at);
-      }
+      channel_moments(px, dom, sh, t, count, eps, c, acc, pmean, pvar, pinv);
+      channel_normalize(px, dom, sh, pmean, pinv, pw, pb, c, po);
     }
+  });
+}
+
+template <typename T>
+void moments_kernel(const at::Tensor& x, const int64_t* dom, int64_t t, at::Tensor& mean,
+                    at::Tensor& var) {
+  const Shape sh = shape_of(x);
+  const std::vector<double> count = domain_counts(dom, sh, t);
+  const T* px = x.data_ptr<T>();
+  T* pmean = mean.data_ptr<T>();
+  T* pvar = var.data_ptr<T>();
+  at::parallel_for(0, sh.c, grain(sh), [&](int64_t begin, int64_t end) {
+    std::vector<double> acc(t);
+    for (int64_t c = begin; c < end; ++c)
+      channel_moments<T>(px, dom, sh, t, count, 0.0, c, acc, pmean, pvar, nullptr);
+  });
+}
+
+template <typename T>
+void normalize_kernel(const at::Tensor& x, const int64_t* dom, const at::Tensor& mean,
+                      const at::Tensor& invstd, const at::Tensor& weight,
+                      const at::Tensor& bias, at::Tensor& out) {
+  const Shape sh = shape_of(x);
+  const T* px = x.data_ptr<T>();
+  const T* pw = weight.defined() ? weight.data_ptr<T>() : nullptr;
+  const T* pb = bias.defined() ? bias.data_ptr<T>() : nullptr;
+  const T* pmean = mean.data_ptr<T>();
+  const T* pinv = invstd.data_ptr<T>();
+  T* po = out.data_ptr<T>();
+  at::parallel_for(0, sh.c, grain(sh), [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c)
+      channel_normalize(px, dom, sh, pmean, pinv, pw, pb, c, po);
   });
 }
 
@@ -113,7 +160,7 @@ void backward_kernel(const at::Tensor& dy, const at::Tensor& x, const int64_t* d
   const T* pw = weight.defined() ? weight.data_ptr<T>() : nullptr;
   const T* pmean = mean.data_ptr<T>();
   const T* pinv = invstd.data_ptr<T>();
-  T* pgx = grad_x.defined() ? grad_x.data_ptr<T>() : nullptr;
+  T* pgx = grad_x.numel() ? grad_x.data_ptr<T>() : nullptr;
   T* psums = sums.data_ptr<T>();
   at::parallel_for(0, sh.c, grain(sh), [&](int64_t begin, int64_t end) {
     std::vector<double> sum_dy(t), dot(t), a(t), b(t), d(t);
@@ -155,8 +202,9 @@ std::vector<at::Tensor> domain_bn_forward(const at::Tensor& x, const at::Tensor&
                                           const c10::optional<at::Tensor>& bias, double eps) {
   check_input(x, domain, num_domains, "domain_bn_forward");
   auto out = at::empty_like(x);
-  auto stats = x.new_empty({3, num_domains, x.size(1)});
-  auto mean = stats[0], var = stats[1], invstd = stats[2];
+  // Separate tensors: torch custom ops must not return aliases.
+  auto mean = x.new_empty({num_domains, x.size(1)});
+  auto var = at::empty_like(mean), invstd = at::empty_like(mean);
   const auto w = bank(weight, x, num_domains), b = bank(bias, x, num_domains);
   const auto dom = domain.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "domain_bn_forward", [&] {
@@ -176,13 +224,41 @@ std::vector<at::Tensor> domain_bn_backward(const at::Tensor& dy, const at::Tenso
   TORCH_CHECK(dy.sizes() == x.sizes() && dy.is_contiguous() && dy.scalar_type() == x.scalar_type(),
               "domain_bn_backward: dy must be contiguous, of x's shape and dtype");
   const auto cmean = bank(mean, x, t), cinv = bank(invstd, x, t), w = bank(weight, x, t);
-  at::Tensor grad_x = need_input ? at::empty_like(x) : at::Tensor();
+  // Without the input gradient: an empty tensor (custom ops return tensors).
+  at::Tensor grad_x = need_input ? at::empty_like(x) : x.new_empty({0});
   auto sums = x.new_zeros({t, 2 * x.size(1)});
   const auto dom = domain.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "domain_bn_backward", [&] {
     backward_kernel<scalar_t>(dy, x, dom.data_ptr<int64_t>(), t, w, cmean, cinv, grad_x, sums);
   });
   return {grad_x, sums};
+}
+
+std::vector<at::Tensor> domain_bn_moments(const at::Tensor& x, const at::Tensor& domain,
+                                          int64_t num_domains) {
+  check_input(x, domain, num_domains, "domain_bn_moments");
+  auto mean = x.new_empty({num_domains, x.size(1)}), var = at::empty_like(mean);
+  const auto dom = domain.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "domain_bn_moments", [&] {
+    moments_kernel<scalar_t>(x, dom.data_ptr<int64_t>(), num_domains, mean, var);
+  });
+  return {mean, var};
+}
+
+at::Tensor domain_bn_normalize(const at::Tensor& x, const at::Tensor& domain,
+                               const at::Tensor& mean, const at::Tensor& invstd,
+                               const c10::optional<at::Tensor>& weight,
+                               const c10::optional<at::Tensor>& bias) {
+  const int64_t t = mean.size(0);
+  check_input(x, domain, t, "domain_bn_normalize");
+  const auto cmean = bank(mean, x, t), cinv = bank(invstd, x, t);
+  const auto w = bank(weight, x, t), b = bank(bias, x, t);
+  auto out = at::empty_like(x);
+  const auto dom = domain.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "domain_bn_normalize", [&] {
+    normalize_kernel<scalar_t>(x, dom.data_ptr<int64_t>(), cmean, cinv, w, b, out);
+  });
+  return out;
 }
 
 }  // namespace cn_seg

@@ -27,4 +27,15 @@ std::vector<at::Tensor> domain_bn_backward(
     const c10::optional<at::Tensor>& weight, const at::Tensor& mean,
     const at::Tensor& invstd, bool need_input);
 
+// The per-domain mean and biased variance alone: {mean, var}, (num_domains, C).
+std::vector<at::Tensor> domain_bn_moments(const at::Tensor& x,
+                                          const at::Tensor& domain,
+                                          int64_t num_domains);
+
+// Normalization with given per-domain statistics (e.g. synchronized ones).
+at::Tensor domain_bn_normalize(const at::Tensor& x, const at::Tensor& domain,
+                               const at::Tensor& mean, const at::Tensor& invstd,
+                               const c10::optional<at::Tensor>& weight,
+                               const c10::optional<at::Tensor>& bias);
+
 }  // namespace cn_seg

@@ -1,12 +1,12 @@
-"""Models: the CN norm layer, domain routing and folding."""
+"""Models: the CN norm layer, domain routing, folding and the per-domain loss."""
 from .fold import fold_cn
-from .losses import DomainWeightedLoss, split_domain_losses
-from .norms import ConsistentNorm, DomainRoute
-from .routing import disable_domain_routing, domain_routing, \
-    enable_domain_routing
+from .losses import DomainWeightedLoss
+from .norms import AffineConsistentNorm, BatchConsistentNorm, ConsistentNorm
+from .routing import (DomainRoute, DomainRouted, disable_domain_routing,
+                      domain_routing, enable_domain_routing)
 
 __all__ = [
-    'ConsistentNorm', 'DomainRoute', 'domain_routing', 'enable_domain_routing',
-    'disable_domain_routing', 'fold_cn', 'DomainWeightedLoss',
-    'split_domain_losses'
+    'ConsistentNorm', 'BatchConsistentNorm', 'AffineConsistentNorm',
+    'DomainRoute', 'DomainRouted', 'domain_routing', 'enable_domain_routing',
+    'disable_domain_routing', 'fold_cn', 'DomainWeightedLoss'
 ]

@@ -8,14 +8,16 @@ from .routing import disable_domain_routing
 
 def _fold_layer(layer: ConsistentNorm, domain: int) -> nn.Module:
     plain = build_norm_layer(layer.norm_cfg, layer.num_features)[1]
+    floats = [t for t in list(layer.parameters()) + list(layer.buffers())
+              if t.is_floating_point()]
+    if floats:  # the layer's device and dtype (e.g. a float64 model)
+        plain.to(floats[0])
     row = 0 if layer.share_state else domain
     state = {name: tensor[row] for name, tensor in layer.state_dict().items()}
     plain.load_state_dict(state)
     for name, param in plain.named_parameters():
         param.requires_grad = getattr(layer, name).requires_grad
-    plain.train(layer.training)
-    tensors = list(layer.parameters()) + list(layer.buffers())
-    return plain.to(tensors[0].device) if tensors else plain
+    return plain.train(layer.training)
 
 
 def fold_cn(model: nn.Module, domain: int = 0) -> nn.Module:

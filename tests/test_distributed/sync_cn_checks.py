@@ -23,8 +23,9 @@ from torch import nn
 
 import sync_cn_cases as cases
 from cn_seg import domain_routing
-from cn_seg.models.norms.domain_route import DomainRoute
-from cn_seg.models.norms.sync_domain_batch_norm import sync_domain_batch_norm
+from cn_seg.models.norms.backends import BankState, domain_batch_norm
+from cn_seg.models.norms.reference import PerDomainNorm
+from cn_seg.models.routing import DomainRoute
 from dist_launch import launch
 
 WORKER = Path(__file__).with_name('sync_cn_worker.py')
@@ -57,30 +58,11 @@ def group_of_one(store: Path, backend: str = 'gloo'):
         dist.destroy_process_group()
 
 
-def _plain_banks(cn):
-    """Independent plain BN layers holding each bank's initial state."""
-    banks = []
-    for k in range(cn.num_domains):
-        bn = nn.BatchNorm2d(cn.num_features, momentum=cn.momentum).to(
-            cn.weight.dtype)
-        with torch.no_grad():
-            for name in ('weight', 'bias', 'running_mean', 'running_var',
-                         'num_batches_tracked'):
-                getattr(bn, name).copy_(getattr(cn, name)[k])
-        banks.append(bn.train())
-    return banks
-
-
 def _plain_step(banks, x, grad_out, domain_idx):
     """Algorithm 1: each domain's samples through its own plain BN."""
     x = x.clone().requires_grad_()
-    idx = torch.tensor(domain_idx)
-    out = torch.zeros_like(x)
-    for k, bn in enumerate(banks):
-        bn.zero_grad()
-        sel = (idx == k).nonzero().flatten()
-        if len(sel):
-            out = out.index_copy(0, sel, bn(x[sel]))
+    banks.zero_grad()
+    out = banks(x, domain_idx)
     out.backward(grad_out)
     return out, x.grad
 
@@ -110,7 +92,7 @@ def check_case(results, world, name, tol=None):
     dtype = getattr(torch, dtype_name)
     tol = tol or cases.TOLERANCES[dtype_name]
     ref_cn = cases.make_cn(t, 'BN', dtype, momentum)
-    banks = _plain_banks(ref_cn)
+    banks = PerDomainNorm.from_cn(ref_cn)
     initial = {k: v.clone() for k, v in ref_cn.state_dict().items()}
     results = [rank['cases'][name] for rank in results]
     for step in range(cases.STEPS):
@@ -120,7 +102,7 @@ def check_case(results, world, name, tol=None):
         bn_out, bn_gx = _plain_step(banks, x, grad_out, domain_idx)
         refs = [(ref_cn.weight.grad, ref_cn.bias.grad, ref_cn.running_mean,
                  ref_cn.running_var, ref_cn.num_batches_tracked),
-                tuple(_stacked(banks, n) for n in (
+                tuple(_stacked(banks.banks, n) for n in (
                     'weight', 'bias', 'running_mean', 'running_var',
                     'num_batches_tracked'))]
         got = [r[step] for r in results]
@@ -182,48 +164,45 @@ def check_counts(results):
 
 
 def per_domain_bn(x, grad_out, domain_idx, weight, bias, momentum, t=3):
-    """Plain F.batch_norm on each domain's samples, in float64 on the CPU.
+    """Plain BN layers on each domain's samples, in float64 on the CPU.
 
     Returns:
         list: output, input gradient, weight and bias gradients (None
         without affine parameters), running means and variances ``(t, C)``.
     """
     x = x.detach().cpu().double().requires_grad_()
-    out = torch.zeros_like(x)
-    c = x.shape[1]
-    running = [torch.zeros(t, c, dtype=torch.float64),
-               torch.ones(t, c, dtype=torch.float64)]
-    params = [None if p is None else p.detach().cpu().double()
-              .requires_grad_() for p in (weight, bias)]
-    idx = torch.tensor(domain_idx)
-    for k in range(t):
-        sel = (idx == k).nonzero().flatten()
-        if len(sel):
-            out = out.index_copy(0, sel, nn.functional.batch_norm(
-                x[sel], running[0][k], running[1][k],
-                None if params[0] is None else params[0][k],
-                None if params[1] is None else params[1][k], True, momentum,
-                1e-5))
+    affine = weight is not None
+    banks = PerDomainNorm([
+        nn.BatchNorm2d(x.shape[1], momentum=momentum, affine=affine).double()
+        for _ in range(t)])
+    if affine:
+        with torch.no_grad():
+            for k, bn in enumerate(banks.banks):
+                bn.weight.copy_(weight[k])
+                bn.bias.copy_(bias[k])
+    out = banks(x, domain_idx)
     out.backward(grad_out.cpu().double())
-    grads = [None if p is None else p.grad for p in params]
-    return [out, x.grad, *grads, *running]
+    grads = [None] * 2 if not affine else [
+        _stacked(banks.banks, name) for name in ('weight', 'bias')]
+    return [out, x.grad, *grads,
+            *(_stacked(banks.banks, n) for n in ('running_mean',
+                                                  'running_var'))]
 
 
 def sync_kernel(x, grad_out, domain_idx, weight, bias, momentum, t=3):
-    """The synchronized kernel called directly on a shuffled batch.
+    """The synchronized per-domain batch norm called directly on a shuffled
+    batch (the backend ``CN_SEG_BACKEND`` or the automatic choice gives).
 
     Returns the same list as :func:`per_domain_bn`, on ``x``'s device.
     """
-    route = DomainRoute(domain_idx)
     x = x.detach().clone().requires_grad_()
     c = x.shape[1]
     running = [torch.zeros(t, c, device=x.device),
                torch.ones(t, c, device=x.device)]
     nbt = torch.zeros(t, dtype=torch.long, device=x.device)
-    perm = route.to('perm', x.device)
-    out = sync_domain_batch_norm(x[perm], route.segments, weight, bias,
-                                 *running, nbt, momentum, 1e-5, True, t)
-    out = out[route.to('inv_perm', x.device)]
+    state = BankState(weight, bias, *running, nbt, momentum, 1e-5, t, True)
+    out = domain_batch_norm(x, DomainRoute(domain_idx), state,
+                            synchronized=True)
     out.backward(grad_out)
     assert nbt.tolist() == [int(k in domain_idx) for k in range(t)]
     grads = [None if p is None else p.grad for p in (weight, bias)]

@@ -17,7 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 import sync_cn_cases as cases
 from cn_seg import domain_routing
-from cn_seg.models.norms.sync_domain_batch_norm import sync_world
+from cn_seg.models.norms.backends import sync_world
 
 _OTHER_COLLECTIVES = ('all_gather', 'all_gather_into_tensor', 'broadcast',
                       'reduce', 'reduce_scatter', 'reduce_scatter_tensor',

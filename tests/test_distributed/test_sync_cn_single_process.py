@@ -15,7 +15,7 @@ from torch import nn
 import sync_cn_cases as cases
 import sync_cn_checks as checks
 from cn_seg import domain_routing
-from cn_seg.models.norms.sync_domain_batch_norm import sync_world
+from cn_seg.models.norms.backends import sync_world
 
 TOL64 = cases.TOLERANCES['float64']
 DOMAINS = [1, 0, 2, 2, 0, 1, 1]

@@ -3,11 +3,24 @@ import pytest
 import torch
 
 from cn_seg import domain_routing, fold_cn
-from .test_consistent_norm import _make_cn, _reference
+from cn_seg.models.norms.backends import BACKENDS, BankState
+from .cn_helpers import make_cn, reference_step
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason='needs a CUDA device')
 TOL = dict(rtol=1e-4, atol=1e-4)
+
+
+@pytest.fixture(params=['aten', 'triton'])
+def cuda_backend(request, monkeypatch):
+    """Each backend that takes CUDA tensors (``CN_SEG_BACKEND``)."""
+    probe = torch.zeros(2, 1, device='cuda')
+    reason = BACKENDS[request.param].unsupported(
+        probe, BankState(None, None, None, None, None, 0.1, 1e-5, 1, True))
+    if reason is not None:
+        pytest.skip(f'backend {request.param}: {reason}')
+    monkeypatch.setenv('CN_SEG_BACKEND', request.param)
+    return request.param
 
 
 @pytest.mark.parametrize('domain_idx', [
@@ -15,13 +28,13 @@ TOL = dict(rtol=1e-4, atol=1e-4)
     [1, 0, 1, 0, 1, 1],
     [2, 0, 1, 2, 2, 0, 1, 1, 3],
 ])
-def test_cuda_training_equals_plain_bn_per_domain(domain_idx):
+def test_cuda_training_equals_plain_bn_per_domain(domain_idx, cuda_backend):
     t = max(domain_idx) + 1
-    cn = _make_cn(6, t).train()
+    cn = make_cn(6, t).train()
     x = torch.randn(len(domain_idx), 6, 9, 7, dtype=torch.float64) * 2 + 1
     grad_out = torch.randn_like(x)
-    ref_cn = _make_cn(6, t).train()
-    ref_out, ref_gx, banks = _reference(ref_cn, x, domain_idx, grad_out)
+    ref_cn = make_cn(6, t).train()
+    ref_out, ref_gx, banks = reference_step(ref_cn, x, domain_idx, grad_out)
 
     cuda_cn = cn.float().cuda()
     xc = x.float().cuda().requires_grad_()
@@ -37,9 +50,9 @@ def test_cuda_training_equals_plain_bn_per_domain(domain_idx):
                                    bank.running_var, **TOL)
 
 
-def test_cuda_autocast_half_matches_float32():
-    cn = _make_cn(8, 2, dtype=torch.float32).cuda().train()
-    ref = _make_cn(8, 2, dtype=torch.float32).cuda().train()
+def test_cuda_autocast_half_matches_float32(cuda_backend):
+    cn = make_cn(8, 2, dtype=torch.float32).cuda().train()
+    ref = make_cn(8, 2, dtype=torch.float32).cuda().train()
     x = torch.randn(4, 8, 16, 16, device='cuda')
     conv = torch.nn.Conv2d(8, 8, 1).cuda()
     with domain_routing(cn, [0, 0, 1, 1]), torch.autocast('cuda',
@@ -54,10 +67,10 @@ def test_cuda_autocast_half_matches_float32():
 
 
 def test_cuda_eval_mixed_and_fold():
-    cn = _make_cn(5, 2, dtype=torch.float32).cuda().eval()
+    cn = make_cn(5, 2, dtype=torch.float32).cuda().eval()
     x = torch.randn(4, 5, 6, 6, device='cuda')
     with domain_routing(cn, [1, 0, 1, 1]):
         mixed = cn(x)
-    folded = fold_cn(_make_cn(5, 2, dtype=torch.float32).cuda().eval(), 1)
+    folded = fold_cn(make_cn(5, 2, dtype=torch.float32).cuda().eval(), 1)
     assert isinstance(folded, torch.nn.BatchNorm2d)
     torch.testing.assert_close(mixed[[0, 2, 3]], folded(x[[0, 2, 3]]))

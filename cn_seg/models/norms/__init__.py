@@ -1,5 +1,6 @@
 """Norm layers: Consistent Normalization and its per-domain kernels."""
+from .affine_consistent_norm import AffineConsistentNorm
+from .batch_consistent_norm import BatchConsistentNorm
 from .consistent_norm import ConsistentNorm
-from .domain_route import DomainRoute
 
-__all__ = ['ConsistentNorm', 'DomainRoute']
+__all__ = ['ConsistentNorm', 'BatchConsistentNorm', 'AffineConsistentNorm']

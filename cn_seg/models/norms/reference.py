@@ -1,0 +1,47 @@
+"""Algorithm 1 the plain way: each domain's samples through its own norm.
+
+:class:`PerDomainNorm` keeps one plain norm layer per bank (the layer
+:func:`cn_seg.fold_cn` makes of that bank), takes each
+domain's samples out of the batch, normalizes them with their layer and puts
+them back. It is the independent reference the tests compare CN with, and
+the naive per-domain (DSBN-style) baseline of the benchmarks: correct, and
+as costly as it looks (a gather, a norm and a scatter per domain).
+"""
+import copy
+from typing import Sequence, Union
+
+import torch
+from torch import nn
+
+from .consistent_norm import ConsistentNorm
+
+
+class PerDomainNorm(nn.Module):
+    """One plain norm layer per domain, applied to that domain's samples.
+
+    Args:
+        banks (Sequence[nn.Module]): The layer of each bank index.
+    """
+
+    def __init__(self, banks: Sequence[nn.Module]):
+        super().__init__()
+        self.banks = nn.ModuleList(banks)
+
+    @classmethod
+    def from_cn(cls, cn: ConsistentNorm) -> 'PerDomainNorm':
+        """Plain layers holding copies of each bank of ``cn`` (same mode)."""
+        from ..fold import fold_cn
+        return cls([fold_cn(copy.deepcopy(cn), k)
+                    for k in range(cn.num_domains)])
+
+    def forward(self, x: torch.Tensor,
+                domain_idx: Union[Sequence[int], torch.Tensor]
+                ) -> torch.Tensor:
+        """Normalize sample ``i`` with ``banks[domain_idx[i]]``."""
+        idx = torch.as_tensor(domain_idx, device=x.device)
+        out = torch.zeros_like(x)
+        for k, bank in enumerate(self.banks):
+            sel = (idx == k).nonzero().flatten()
+            if len(sel):
+                out = out.index_copy(0, sel, bank(x.index_select(0, sel)))
+        return out

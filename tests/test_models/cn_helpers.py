@@ -1,0 +1,68 @@
+"""Building CN layers with distinct banks, and the plain reference step."""
+import torch
+from mmcv.cnn import build_norm_layer
+
+from cn_seg import domain_routing
+from cn_seg.models.norms.reference import PerDomainNorm
+
+#: float64: every path sums in another order; 1e-10 bounds that rounding.
+TOL64 = dict(rtol=1e-10, atol=1e-10)
+
+
+def make_cn(channels, t, inner=None, dtype=torch.float64, seed=0, **kwargs):
+    """A CN layer whose banks all differ (so a wrong bank shows)."""
+    inner = inner or dict(type='BN')
+    cn = build_norm_layer(
+        dict(type='CN', num_domains=t, norm_cfg=inner, **kwargs),
+        channels)[1].to(dtype)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        if cn.weight is not None:
+            cn.weight.copy_(1 + 0.5 * torch.randn(cn.weight.shape, generator=g))
+            cn.bias.copy_(torch.randn(cn.bias.shape, generator=g))
+        if getattr(cn, 'running_mean', None) is not None:
+            cn.running_mean.copy_(torch.randn(cn.running_mean.shape,
+                                              generator=g))
+            cn.running_var.copy_(torch.rand(cn.running_var.shape,
+                                            generator=g) + 0.5)
+    return cn
+
+
+def reference_step(cn, x, domain_idx, grad_out):
+    """Algorithm 1 with plain layers holding copies of ``cn``'s banks.
+
+    Returns:
+        tuple: ``(out, grad_x, banks)``; ``banks`` hold the updated running
+        statistics and the parameter gradients.
+    """
+    banks = PerDomainNorm.from_cn(cn)
+    x = x.detach().clone().requires_grad_()
+    out = banks(x, domain_idx)
+    out.backward(grad_out)
+    return out, x.grad, banks.banks
+
+
+def cn_step(cn, x, domain_idx, grad_out):
+    """One routed forward and backward of ``cn``: ``(out, grad_x)``."""
+    x = x.detach().clone().requires_grad_()
+    with domain_routing(cn, domain_idx):
+        out = cn(x)
+    out.backward(grad_out)
+    return out, x.grad
+
+
+def assert_banks_equal(cn, banks, tol, params=True):
+    """Every bank of ``cn`` equals its plain reference layer."""
+    for k, bank in enumerate(banks):
+        if params and cn.weight is not None:
+            torch.testing.assert_close(cn.weight.grad[k], bank.weight.grad,
+                                       **tol)
+            torch.testing.assert_close(cn.bias.grad[k], bank.bias.grad,
+                                       **tol)
+        if getattr(cn, 'running_mean', None) is not None:
+            torch.testing.assert_close(cn.running_mean[k],
+                                       bank.running_mean, **tol)
+            torch.testing.assert_close(cn.running_var[k], bank.running_var,
+                                       **tol)
+            assert int(cn.num_batches_tracked[k]) == \
+                int(bank.num_batches_tracked)
