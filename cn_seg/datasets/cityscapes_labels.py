@@ -9,14 +9,25 @@ The table follows ``cityscapesscripts/helpers/labels.py`` (Cordts et al.,
 from typing import Dict, Tuple
 
 import numpy as np
-from mmseg.datasets import CityscapesDataset
 
 #: Ignored train id.
 IGNORE_INDEX = 255
 
-#: The 19 evaluated classes and their colours, as mmseg defines them.
-CLASSES: Tuple[str, ...] = tuple(CityscapesDataset.METAINFO['classes'])
-PALETTE = tuple(tuple(c) for c in CityscapesDataset.METAINFO['palette'])
+# Written out rather than read from ``mmseg.datasets.CityscapesDataset`` so
+# that the converters run without importing torch and mmseg; a test checks
+# both against mmseg's ``METAINFO``.
+#: The 19 evaluated classes (train ids 0..18), as mmseg names them.
+CLASSES: Tuple[str, ...] = (
+    'road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
+    'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car',
+    'truck', 'bus', 'train', 'motorcycle', 'bicycle')
+#: Their colours, as mmseg's ``CityscapesDataset`` draws them.
+PALETTE: Tuple[Tuple[int, int, int], ...] = (
+    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156),
+    (190, 153, 153), (153, 153, 153), (250, 170, 30), (220, 220, 0),
+    (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
+    (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100),
+    (0, 0, 230), (119, 11, 32))
 
 #: ``(name, label id)`` of every Cityscapes label; the license plate (-1) is
 #: not drawn into label images.
@@ -37,6 +48,10 @@ TRAIN_LABEL_IDS: Tuple[int, ...] = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23,
                                     24, 25, 26, 27, 28, 31, 32, 33)
 
 NAME_TO_LABEL_ID: Dict[str, int] = dict(LABELS)
+
+#: The label ids a label image may hold (0..33); any other value is unknown.
+KNOWN_LABEL_IDS: Tuple[int, ...] = tuple(
+    sorted(i for _, i in LABELS if i >= 0))
 
 
 def label_id_to_train_id_lut() -> np.ndarray:

@@ -1,8 +1,9 @@
 """The label table against the ids listed in the dataset documentation."""
 import numpy as np
 
-from cn_seg.datasets.cityscapes_labels import (CLASSES, NAME_TO_LABEL_ID,
-                                               PALETTE, TRAIN_LABEL_IDS,
+from cn_seg.datasets.cityscapes_labels import (CLASSES, KNOWN_LABEL_IDS,
+                                               NAME_TO_LABEL_ID, PALETTE,
+                                               TRAIN_LABEL_IDS,
                                                label_id_palette,
                                                label_id_to_train_id_lut)
 
@@ -28,3 +29,15 @@ def test_label_id_palette_colours_the_classes():
     palette = np.array(label_id_palette()).reshape(256, 3)
     np.testing.assert_array_equal(palette[DOCUMENTED], np.array(PALETTE))
     assert not palette[[0, 1, 9, 34]].any()
+
+
+def test_classes_and_palette_are_those_of_mmseg_cityscapes():
+    # Written out so that the converters need no mmseg; mmseg is the truth.
+    from mmseg.datasets import CityscapesDataset
+    assert CLASSES == tuple(CityscapesDataset.METAINFO['classes'])
+    assert [list(c) for c in PALETTE] == \
+        [list(c) for c in CityscapesDataset.METAINFO['palette']]
+
+
+def test_known_label_ids_are_the_table_s():
+    assert list(KNOWN_LABEL_IDS) == list(range(34))
