@@ -3,6 +3,7 @@ import json
 import os
 import runpy
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -173,3 +174,20 @@ def test_bad_layout_exits_2_naming_what_is_missing(tmp_path, capsys,
     script = REPO / 'tools' / 'dataset_converters' / f'{tool}.py'
     assert run_tool(script, [tmp_path], monkeypatch) == 2
     assert f'missing {tmp_path / missing}' in capsys.readouterr().err
+
+
+def test_converters_themselves_import_neither_torch_nor_mmseg():
+    # ``cn_seg/__init__.py`` imports torch and mmseg to fill the registries;
+    # empty stand-ins for the two packages show what the converters import.
+    code = f"""
+import sys, types
+for name in ('cn_seg', 'cn_seg.datasets'):
+    sys.modules[name] = types.ModuleType(name)
+    sys.modules[name].__path__ = [{str(REPO)!r} + '/' + name.replace('.', '/')]
+import cn_seg.datasets.converters.cityscapes, cn_seg.datasets.converters.gta5
+heavy = {{'torch', 'mmseg', 'mmcv'}}
+print(sorted({{m.split('.')[0] for m in sys.modules}} & heavy))
+"""
+    out = subprocess.run([sys.executable, '-c', code], check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == '[]'

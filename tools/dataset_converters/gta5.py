@@ -2,8 +2,8 @@
 
 Usage: ``gta5.py DATA_ROOT [--nproc N] [--subset N --seed S] [--force]``.
 Converts ``labels/*.png`` (Cityscapes label ids) to ``*_labelTrainIds.png``,
-checks every frame/label pair, and writes the file lists, per-class pixel
-counts and the list of faulty pairs; see
+decodes and checks every frame/label pair, and writes the file lists,
+per-class pixel counts, the list of faulty pairs and of label warnings; see
 :mod:`cn_seg.datasets.converters.gta5`.
 Exits with status 2 if DATA_ROOT lacks ``images/`` or ``labels/``.
 """

@@ -5,29 +5,27 @@ Layout (official download): ``DATA_ROOT/leftImg8bit/{split}/{city}/
 ..._gtFine_labelIds.png`` and/or ``..._gtFine_polygons.json``. Writes
 ``..._gtFine_labelTrainIds.png`` next to them (what mmseg's
 ``CityscapesDataset`` reads), ``{split}.txt`` lists of ``{city}/{stem}`` for
-the valid pairs (mmseg's format), ``class_pixel_counts.json`` and
-``faulty_pairs.txt``.
+the valid pairs (mmseg's format), ``class_pixel_counts.json``,
+``faulty_pairs.txt`` and ``label_warnings.txt``.
 
 Source of the label ids: the official ``*_gtFine_labelIds.png`` when present
 (the dataset ships them, rasterized by ``cityscapesscripts``); otherwise the
 polygons, drawn the way ``cityscapesscripts`` draws them
 (:mod:`.polygons`), so the ``cityscapesscripts`` package is not needed. A
-frame without annotation, an annotation without frame, an annotation whose
-size differs from its frame, or one that cannot be read is reported by name
-and left out of the lists.
+frame without annotation, an annotation without frame, a frame or an
+annotation that does not decode, an annotation whose size differs from its
+frame, or one that is mostly not label ids is reported by name and left out
+of the lists (:mod:`.pairs`).
 """
 import argparse
-import functools
-import json
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
-from .common import (LayoutError, PairResult, base_parser, check_layout,
-                     convert_or_count, image_size, read_label_ids,
-                     report_faults, run_cli, run_tasks, size_fault, summary,
-                     write_counts, write_list)
-from .polygons import read_polygons
+from .common import (LayoutError, base_parser, check_layout, check_pairs,
+                     finish, run_cli)
+from .outputs import write_list
+from .pairs import PairResult
 
 IMG_SUFFIX = '_leftImg8bit.png'
 SUFFIXES = dict(
@@ -66,75 +64,52 @@ def find_splits(root: str) -> list:
     return splits
 
 
-def check_pair(task: tuple, root: str) -> PairResult:
-    """Check that frame ``(split, city/stem)`` has an annotation of its size.
+def find_pair(root: str, split: str, stem: str) -> PairResult:
+    """Frame ``(split, city/stem)`` and its annotation, or what is missing.
+
+    The label-id PNG is the source when present, else the polygons.
+    Cityscapes' test annotations hold only the ego vehicle and the
+    rectification border (the benchmark keeps the rest), so a test label
+    without classes is not reported.
     """
-    split, stem = task
     gt = osp.join('gtFine', split, stem)
-    image = osp.join('leftImg8bit', split, stem + IMG_SUFFIX)
-    result = PairResult(f'{split}/{stem}', label=gt + SUFFIXES['train_ids'])
+    pair = PairResult(
+        f'{split}/{stem}',
+        frame=osp.join('leftImg8bit', split, stem + IMG_SUFFIX),
+        label=gt + SUFFIXES['train_ids'], expect_classes=split != 'test')
     ids, polygons = gt + SUFFIXES['ids'], gt + SUFFIXES['polygons']
-    try:
-        if not osp.isfile(osp.join(root, image)):
-            result.fault = f'no frame {image}'
-        elif osp.isfile(osp.join(root, ids)):
-            result.fault = size_fault(root, image,
-                                      image_size(osp.join(root, ids)), ids)
-        elif osp.isfile(osp.join(root, polygons)):
-            with open(osp.join(root, polygons)) as f:
-                annotation = json.load(f)
-            result.fault = size_fault(
-                root, image,
-                (annotation['imgWidth'], annotation['imgHeight']), polygons)
-        else:
-            result.fault = f'no annotation {ids} or {polygons}'
-    except (OSError, ValueError, KeyError) as error:
-        result.fault = f'unreadable annotation: {error!r}'
-    return result
-
-
-def convert_pair(result: PairResult, root: str, force: bool) -> PairResult:
-    """Write (or count) the train-id label of a checked pair."""
-    gt = osp.join(root, result.label[:-len(SUFFIXES['train_ids'])])
-    if osp.isfile(gt + SUFFIXES['ids']):
-        load = functools.partial(read_label_ids, gt + SUFFIXES['ids'])
+    if not osp.lexists(osp.join(root, pair.frame)):
+        pair.fault = f'no frame {pair.frame}'
+    elif osp.isfile(osp.join(root, ids)):
+        pair.source = ids
+    elif osp.isfile(osp.join(root, polygons)):
+        pair.source = polygons
     else:
-        load = functools.partial(read_polygons, gt + SUFFIXES['polygons'])
-    try:
-        return convert_or_count(result, root, force, load)
-    except (OSError, ValueError, KeyError) as error:
-        result.fault = f'unreadable annotation: {error!r}'
-        return result
+        pair.fault = f'no annotation {ids} or {polygons}'
+    return pair
 
 
 def convert(args: argparse.Namespace) -> str:
     """Run the conversion the command line asks for; return a summary."""
     root = args.data_root
-    tasks = []
+    pairs: List[PairResult] = []
     for split in find_splits(root):
         stems = _stems(osp.join(root, 'leftImg8bit', split), [IMG_SUFFIX])
         stems |= _stems(
             osp.join(root, 'gtFine', split),
             [SUFFIXES['ids'], SUFFIXES['polygons']])
-        tasks += [(split, stem) for stem in sorted(stems)]
-    if not tasks:
+        pairs += [find_pair(root, split, stem) for stem in sorted(stems)]
+    if not pairs:
         raise LayoutError(f'{root}/leftImg8bit holds no *{IMG_SUFFIX} frames.')
-    checked = run_tasks(functools.partial(check_pair, root=root), tasks,
-                        args.nproc, 'checking')
-    converted = run_tasks(
-        functools.partial(convert_pair, root=root, force=args.force),
-        [r for r in checked if r.fault is None], args.nproc, 'converting')
-    results = [r for r in checked if r.fault is not None] + converted
-    report_faults(root, results)
-    write_counts(root, converted)
+    results = check_pairs(root, pairs, args)
     lists = {}
-    for split in dict.fromkeys(task[0] for task in tasks):
+    for split in dict.fromkeys(p.name.split('/', 1)[0] for p in pairs):
         names = [
-            r.name.split('/', 1)[1] for r in converted
+            r.name.split('/', 1)[1] for r in results
             if r.fault is None and r.name.startswith(split + '/')
         ]
         lists[f'{split}.txt'] = write_list(root, f'{split}.txt', names)
-    return summary(root, results, lists)
+    return finish(root, results, lists)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,56 +1,29 @@
-"""What the Cityscapes and GTA5 converters share.
+"""What the Cityscapes and GTA5 converters share: layout, CLI, workers.
 
 Both turn label-id images into ``*labelTrainIds.png`` (the 19 train ids,
-everything else 255), skip outputs that exist unless forced (each output is
-written to a temporary file and renamed, so an interrupted run leaves no
-half-written label), exclude faulty pairs from the file lists and report them
-by name, and record per-image class pixel counts for class-balanced sampling.
+everything else 255) after decoding every frame and label in full
+(:mod:`.pairs`), keep the labels that still match their source unless
+forced, exclude faulty pairs from the file lists and report them by name,
+and record per-image class pixel counts for class-balanced sampling
+(:mod:`.outputs`). Nothing here imports torch or mmseg.
 """
 import argparse
-import json
-import os
+import functools
 import os.path as osp
 import sys
-from dataclasses import dataclass, field
-from multiprocessing import Pool
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
-import numpy as np
-from PIL import Image
-from tqdm import tqdm
+from mmengine.utils import track_parallel_progress, track_progress
 
-from ..cityscapes_labels import CLASSES, IGNORE_INDEX, label_id_to_train_id_lut
+from .outputs import report, write_counts
+from .pairs import PairResult, check_pair
 
-#: Name of the per-image class pixel counts written into each data root.
-COUNTS_FILE = 'class_pixel_counts.json'
-#: Name of the list of excluded pairs and why, written into each data root.
-FAULTY_FILE = 'faulty_pairs.txt'
 #: Exit status for a data root without the expected layout.
 EXIT_BAD_LAYOUT = 2
-
-_LUT = label_id_to_train_id_lut()
 
 
 class LayoutError(Exception):
     """The data root does not have the dataset's official layout."""
-
-
-@dataclass
-class PairResult:
-    """The outcome for one image/label pair.
-
-    Args:
-        name (str): The pair's name as written in the file lists.
-        fault (str, optional): Why the pair is excluded; None if it is fine.
-        label (str): Output label path relative to the data root.
-        counts (list[int]): Pixels of each train id in the output label.
-        converted (bool): Whether the label was written in this run.
-    """
-    name: str
-    fault: Optional[str] = None
-    label: str = ''
-    counts: List[int] = field(default_factory=list)
-    converted: bool = False
 
 
 def check_layout(root: str, required: Sequence[str], dataset: str) -> None:
@@ -70,136 +43,58 @@ def check_layout(root: str, required: Sequence[str], dataset: str) -> None:
             'download.')
 
 
-def image_size(path: str):
-    """``(width, height)`` of an image, read from its header."""
-    with Image.open(path) as img:
-        return img.size
+def run_tasks(func: Callable, tasks: Sequence, nproc: int, desc: str) -> list:
+    """``[func(t) for t in tasks]`` in ``nproc`` processes, with progress.
 
-
-def read_label_ids(path: str) -> np.ndarray:
-    """Read a single-channel (grey or palette) label-id PNG.
-
-    Raises:
-        ValueError: If the image holds colours instead of label ids.
-    """
-    with Image.open(path) as img:
-        if img.mode not in ('L', 'P'):
-            raise ValueError(f'{path} is a {img.mode} image; expected label '
-                             'ids in a grey or palette PNG')
-        return np.asarray(img)
-
-
-def size_fault(root: str, image: str, label_size, label: str) -> Optional[str]:
-    """A message if ``label_size`` differs from the image's size, else None.
-
-    Args:
-        root (str): The data root.
-        image (str): The frame, relative to ``root``.
-        label_size (tuple[int, int]): ``(width, height)`` of the label.
-        label (str): The label, relative to ``root``, for the message.
-    """
-    img_size = image_size(osp.join(root, image))
-    if tuple(label_size) == tuple(img_size):
-        return None
-    return (f'label {label} is {label_size[0]}x{label_size[1]} but its frame '
-            f'{image} is {img_size[0]}x{img_size[1]}')
-
-
-def class_counts(train_ids: np.ndarray) -> List[int]:
-    """Pixels of each of the 19 train ids (ignored pixels not counted)."""
-    valid = train_ids[train_ids != IGNORE_INDEX]
-    return np.bincount(valid, minlength=len(CLASSES))[:len(CLASSES)].tolist()
-
-
-def write_train_ids(label_ids: np.ndarray, out: str) -> np.ndarray:
-    """Map label ids to train ids and write them atomically to ``out``."""
-    train_ids = _LUT[label_ids]
-    tmp = out + '.tmp.png'
-    Image.fromarray(train_ids).save(tmp)
-    os.replace(tmp, out)
-    return train_ids
-
-
-def convert_or_count(result: PairResult, root: str, force: bool,
-                     load: Callable[[], np.ndarray]) -> PairResult:
-    """Write ``result.label`` from ``load()`` unless it exists; count it.
-
-    Args:
-        result (PairResult): The pair, with ``label`` set.
-        root (str): The data root.
-        force (bool): Rewrite an existing output.
-        load (callable): Returns the pair's label-id array.
-    """
-    out = osp.join(root, result.label)
-    if force or not osp.isfile(out):
-        train_ids = write_train_ids(load(), out)
-        result.converted = True
-    else:
-        with Image.open(out) as img:
-            train_ids = np.asarray(img)
-    result.counts = class_counts(train_ids)
-    return result
-
-
-def run_tasks(func: Callable, tasks: Sequence, nproc: int,
-              desc: str) -> list:
-    """Run ``func`` over ``tasks`` in ``nproc`` processes, with a progress bar.
+    The progress bar is mmengine's, as in mmseg's own converters.
     """
     tasks = list(tasks)
-    bar = dict(total=len(tasks), desc=desc, unit='pair', mininterval=1.0)
+    if not tasks:
+        return []
+    print(f'{desc} {len(tasks)} pair(s)', file=sys.stderr)
     if nproc <= 1 or len(tasks) < 2:
-        return [func(t) for t in tqdm(tasks, **bar)]
-    with Pool(nproc) as pool:
-        chunks = max(1, min(64, len(tasks) // (4 * nproc)))
-        return list(tqdm(pool.imap(func, tasks, chunks), **bar))
+        return track_progress(func, tasks, file=sys.stderr)
+    return track_parallel_progress(func, tasks, nproc, file=sys.stderr)
 
 
-def write_list(root: str, filename: str, names: Iterable[str]) -> int:
-    """Write one name per line to ``root/filename``; return the count."""
-    names = list(names)
-    with open(osp.join(root, filename), 'w') as f:
-        f.writelines(n + '\n' for n in names)
-    return len(names)
+def check_pairs(root: str, pairs: Sequence[PairResult], args,
+                write: bool = True) -> List[PairResult]:
+    """Run :func:`.pairs.check_pair` over the pairs that were found.
 
-
-def write_counts(root: str, results: Sequence[PairResult]) -> None:
-    """Add the results' class pixel counts to ``root/class_pixel_counts.json``.
-
-    The file maps each output label path (relative to ``root``) to its 19
-    counts, in the order of its ``classes`` entry; entries of earlier runs
-    that this run did not touch are kept.
+    Pairs that already have a fault (a missing file) are returned as they
+    are; the others are decoded, checked and (if ``write``) converted, in
+    ``args.nproc`` processes.
     """
-    path = osp.join(root, COUNTS_FILE)
-    counts: Dict[str, List[int]] = {}
-    if osp.isfile(path):
-        with open(path) as f:
-            counts = json.load(f).get('counts', {})
-    counts.update({r.label: r.counts for r in results if r.fault is None})
-    with open(path, 'w') as f:
-        json.dump(dict(classes=list(CLASSES), counts=counts), f)
+    found = [p for p in pairs if p.fault is None]
+    checked = run_tasks(
+        functools.partial(check_pair, root=root, force=args.force,
+                          write=write), found, args.nproc,
+        'checking and converting' if write else 'checking')
+    return [p for p in pairs if p.fault is not None] + checked
 
 
-def report_faults(root: str, results: Sequence[PairResult]) -> List[str]:
-    """Print and write (``faulty_pairs.txt``) the excluded pairs and why."""
-    faults = [f'{r.name}: {r.fault}' for r in results if r.fault is not None]
-    with open(osp.join(root, FAULTY_FILE), 'w') as f:
-        f.writelines(line + '\n' for line in faults)
-    if faults:
-        print(f'{len(faults)} faulty pair(s) excluded from the file lists '
-              f'(also in {osp.join(root, FAULTY_FILE)}):', file=sys.stderr)
-        for line in faults:
-            print(f'  {line}', file=sys.stderr)
-    return faults
+def finish(root: str, results: Sequence[PairResult], lists: dict) -> str:
+    """Report faults and warnings, write the counts; return the summary.
 
-
-def summary(root: str, results: Sequence[PairResult], lists: dict) -> str:
-    """One line saying what a run did."""
+    Args:
+        root (str): The data root.
+        results (Sequence[PairResult]): Every pair of the run, once.
+        lists (dict): File name of each list written -> its length.
+    """
+    report(root, results)
+    write_counts(root, results)
     done = [r for r in results if r.fault is None]
     converted = sum(r.converted for r in done)
+    replaced = sum(r.replaced for r in done)
+    warned = sum(r.warning is not None for r in done)
     files = ', '.join(f'{name} ({n})' for name, n in lists.items())
-    return (f'{root}: {converted} label(s) converted, '
-            f'{len(done) - converted} already done, '
-            f'{len(results) - len(done)} faulty; lists: {files}')
+    return (f'{root}: {converted} label(s) converted'
+            + (f' ({replaced} replacing an output that no longer matched its '
+               'source)' if replaced else '')
+            + f', {sum(r.up_to_date for r in done)} already done, '
+            f'{len(results) - len(done)} faulty'
+            + (f', {warned} with a warning' if warned else '')
+            + f'; lists: {files}')
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:
@@ -210,7 +105,8 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument('--nproc', type=int, default=1,
                         help='worker processes (default: 1)')
     parser.add_argument('--force', action='store_true',
-                        help='rewrite labels that were converted before')
+                        help='rewrite every label, also those that still '
+                        'match their source (these are kept otherwise)')
     return parser
 
 

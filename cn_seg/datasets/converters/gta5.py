@@ -5,34 +5,41 @@ Layout (official download): ``DATA_ROOT/images/00001.png``,
 ``DATA_ROOT/split.mat`` (``trainIds``/``valIds``/``testIds``). Writes
 ``labels/00001_labelTrainIds.png``, the file lists ``train.txt``, ``val.txt``,
 ``test.txt`` (the split's valid pairs; without ``split.mat`` ``train.txt``
-lists every valid pair), ``class_pixel_counts.json`` and
-``faulty_pairs.txt``. A frame without label, a label without frame, or a
-label whose size differs from its frame is reported by name and excluded
-from every list (it is never converted or trained on).
+lists every valid pair), ``class_pixel_counts.json``, ``faulty_pairs.txt``
+and ``label_warnings.txt``. A frame without label, a label without frame, a
+frame or label that does not decode (truncated, not an image, not
+readable), a label whose size differs from its frame, or one that is mostly
+not label ids is reported by name and excluded from every list (it is never
+converted or trained on); the conversion goes on (:mod:`.pairs`).
 
 With ``--subset N --seed S`` it draws N of the valid training pairs with
 ``numpy.random.default_rng(S)``, converts only those and writes
 ``train_subset{N}_seed{S}.txt``: the same N frames for the same seed and data.
 """
 import argparse
-import functools
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .common import (LayoutError, PairResult, base_parser, check_layout,
-                     convert_or_count, image_size, read_label_ids,
-                     report_faults, run_cli, run_tasks, size_fault, summary,
-                     write_counts, write_list)
+from .common import (LayoutError, base_parser, check_layout, check_pairs,
+                     finish, run_cli)
+from .outputs import write_list
+from .pairs import PairResult
 
 TRAIN_ID_SUFFIX = '_labelTrainIds.png'
 
 
 def _names(folder: str) -> List[str]:
-    return sorted(f[:-4] for f in os.listdir(folder)
-                  if f.endswith('.png') and not f.endswith(TRAIN_ID_SUFFIX))
+    """The PNGs of ``folder`` without the converter's own files.
+
+    Its outputs (``*_labelTrainIds.png``) and temporary files (also those of
+    older versions, ``*_labelTrainIds.png.tmp.png``) are not pairs.
+    """
+    return sorted(
+        f[:-4] for f in os.listdir(folder) if f.endswith('.png')
+        and TRAIN_ID_SUFFIX[:-4] not in f and not f.startswith('.'))
 
 
 def read_splits(root: str, names: Sequence[str]) -> Dict[str, List[str]]:
@@ -53,30 +60,17 @@ def read_splits(root: str, names: Sequence[str]) -> Dict[str, List[str]]:
     return splits
 
 
-def check_pair(name: str, root: str) -> PairResult:
-    """Check that frame ``name`` has a label of its size."""
-    image = osp.join('images', name + '.png')
-    label = osp.join('labels', name + '.png')
-    result = PairResult(name, label=osp.join('labels', name + TRAIN_ID_SUFFIX))
-    if not osp.isfile(osp.join(root, image)):
-        result.fault = f'no frame {image}'
-    elif not osp.isfile(osp.join(root, label)):
-        result.fault = f'no label {label}'
-    else:
-        result.fault = size_fault(root, image,
-                                  image_size(osp.join(root, label)), label)
-    return result
-
-
-def convert_pair(result: PairResult, root: str, force: bool) -> PairResult:
-    """Write (or count) the train-id label of a checked pair."""
-    src = osp.join(root, 'labels', result.name + '.png')
-    try:
-        return convert_or_count(result, root, force,
-                                lambda: read_label_ids(src))
-    except ValueError as error:
-        result.fault = str(error)
-        return result
+def find_pair(root: str, name: str) -> PairResult:
+    """Frame ``name`` and its label, or what is missing."""
+    pair = PairResult(
+        name, frame=osp.join('images', name + '.png'),
+        source=osp.join('labels', name + '.png'),
+        label=osp.join('labels', name + TRAIN_ID_SUFFIX))
+    if not osp.lexists(osp.join(root, pair.frame)):
+        pair.fault = f'no frame {pair.frame}'
+    elif not osp.lexists(osp.join(root, pair.source)):
+        pair.fault = f'no label {pair.source}'
+    return pair
 
 
 def convert(args: argparse.Namespace) -> str:
@@ -91,30 +85,26 @@ def convert(args: argparse.Namespace) -> str:
     if args.subset is not None:
         splits = dict(train=splits['train'])
     names = list(dict.fromkeys(n for split in splits.values() for n in split))
-    checked = run_tasks(functools.partial(check_pair, root=root), names,
-                        args.nproc, 'checking')
-    valid = {r.name: r for r in checked if r.fault is None}
-    if args.subset is not None:
-        splits = {
-            f'train_subset{args.subset}_seed{args.seed}':
-            select_subset([n for n in splits['train'] if n in valid],
-                          args.subset, args.seed)
-        }
-    todo = [valid[n] for n in dict.fromkeys(
-        n for split in splits.values() for n in split if n in valid)]
-    converted = run_tasks(
-        functools.partial(convert_pair, root=root, force=args.force), todo,
-        args.nproc, 'converting')
-    done = {r.name for r in converted if r.fault is None}
-    results = [r for r in checked if r.fault is not None] + converted
-    report_faults(root, results)
-    write_counts(root, converted)
+    pairs = [find_pair(root, name) for name in names]
+    if args.subset is None:
+        results = check_pairs(root, pairs, args)
+    else:
+        # The draw is from the pairs that pass every check, so that the
+        # subset has N usable pairs; only those N are written.
+        checked = check_pairs(root, pairs, args, write=False)
+        valid = {r.name: r for r in checked if r.fault is None}
+        chosen = select_subset([n for n in splits['train'] if n in valid],
+                               args.subset, args.seed)
+        splits = {f'train_subset{args.subset}_seed{args.seed}': chosen}
+        results = [r for r in checked if r.fault is not None] + check_pairs(
+            root, [valid[n] for n in chosen], args)
+    done = {r.name for r in results if r.fault is None}
     lists = {
         f'{split}.txt': write_list(root, f'{split}.txt',
                                    [n for n in split_names if n in done])
         for split, split_names in splits.items()
     }
-    return summary(root, results, lists)
+    return finish(root, results, lists)
 
 
 def select_subset(names: Sequence[str], size: int, seed: int) -> List[str]:
