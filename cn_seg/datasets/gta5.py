@@ -2,6 +2,8 @@
 from mmseg.datasets import BaseSegDataset, CityscapesDataset
 from mmseg.registry import DATASETS
 
+from .multi_domain_dataset import empty_dataset_error
+
 
 @DATASETS.register_module()
 class GTA5Dataset(BaseSegDataset):
@@ -35,3 +37,10 @@ class GTA5Dataset(BaseSegDataset):
                  **kwargs) -> None:
         super().__init__(
             img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+
+    def load_data_list(self) -> list:
+        """mmseg's data list, refusing an empty one by its list or folder."""
+        data_list = super().load_data_list()
+        if not data_list:
+            raise empty_dataset_error(self)
+        return data_list

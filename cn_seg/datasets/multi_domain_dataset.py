@@ -1,4 +1,5 @@
 """One dataset over several domains, each sample tagged with its domain."""
+import os.path as osp
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -21,6 +22,55 @@ def _attribute(dataset: BaseDataset, key: str):
     if key in dataset.metainfo:
         return dataset.metainfo[key]
     return getattr(dataset, key, None)
+
+
+class EmptyDatasetError(ValueError):
+    """A dataset found no sample; the message names its list or folder."""
+
+
+def empty_dataset_error(dataset: BaseDataset,
+                        domain: Optional[str] = None) -> EmptyDatasetError:
+    """Say which list or folder gave ``dataset`` no sample, and what to do.
+
+    Without it mmengine fails later, serializing the empty data list, with
+    numpy's ``need at least one array to concatenate``.
+
+    Args:
+        dataset (BaseDataset): The dataset whose data list is empty.
+        domain (str, optional): Its domain in a :class:`MultiDomainDataset`.
+    """
+    ann_file = getattr(dataset, 'ann_file', '')
+    img_dir = getattr(dataset, 'data_prefix', {}).get('img_path', '')
+    if ann_file and osp.isfile(ann_file):
+        where = (f'its ann_file {ann_file} lists no sample. Prepare the data '
+                 'with tools/dataset_converters/ (faulty_pairs.txt next to '
+                 'the list says why pairs were left out) or set `ann_file`')
+    else:
+        suffix = getattr(dataset, 'img_suffix', '')
+        where = (f"its img_path folder {img_dir} holds no '*{suffix}' "
+                 'file. Check `data_root`, `data_prefix.img_path` and '
+                 '`img_suffix`, or set `ann_file` to a file list')
+    name = type(dataset).__name__
+    if domain is not None:
+        name = f"MultiDomainDataset: domain '{domain}' ({name})"
+    return EmptyDatasetError(f'{name} has no sample: {where}.')
+
+
+def _init_domain(dataset: BaseDataset, domain: str) -> None:
+    """``dataset.full_init()``, naming the domain if it has no sample."""
+    try:
+        dataset.full_init()
+    except ValueError as error:
+        # mmengine serializes the data list with np.concatenate, which
+        # fails on an empty one; any other error is the dataset's own.
+        empty = isinstance(error, EmptyDatasetError) or (
+            getattr(dataset, 'data_list', None) == []
+            and 'concatenate' in str(error))
+        if not empty:
+            raise
+        raise empty_dataset_error(dataset, domain) from error
+    if len(dataset) == 0:  # serialize_data=False: no error, no sample
+        raise empty_dataset_error(dataset, domain)
 
 
 def _same(a, b) -> bool:
@@ -72,8 +122,11 @@ class MultiDomainDataset(ConcatDataset):
         if len(datasets) == 0:
             raise ValueError('MultiDomainDataset: `datasets` is empty; give '
                              'one dataset config per domain.')
+        # Built without their data lists: ``full_init`` loads them and names
+        # a domain that has no sample.
         built: List[BaseDataset] = [
-            DATASETS.build(d) if isinstance(d, dict) else d for d in datasets
+            DATASETS.build({**d, 'lazy_init': True})
+            if isinstance(d, dict) else d for d in datasets
         ]
         self.domain_names = self._check_names(built, domain_names)
         self.domain_indices = self._check_indices(built, domain_indices)
@@ -123,6 +176,15 @@ class MultiDomainDataset(ConcatDataset):
                         f"'{self.domain_names[0]}' ({type(first).__name__}): "
                         f'{b!r} != {a!r}. All domains must share one label '
                         f'space; set `{config_key}` of the datasets alike.')
+
+    def full_init(self) -> None:
+        """Load every domain's data list, refusing a domain without sample.
+        """
+        if self._fully_initialized:
+            return
+        for dataset, domain in zip(self.datasets, self.domain_names):
+            _init_domain(dataset, domain)
+        super().full_init()
 
     def domain_of(self, idx: int) -> int:
         """Position in ``datasets`` of the dataset holding sample ``idx``."""

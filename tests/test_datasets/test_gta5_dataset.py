@@ -1,5 +1,8 @@
 """GTA5Dataset on converted synthetic GTA5 data."""
+import re
+
 import numpy as np
+import pytest
 from mmseg.registry import DATASETS
 from PIL import Image
 
@@ -26,3 +29,16 @@ def test_reads_the_listed_pairs_with_train_ids(synthetic):
     np.testing.assert_array_equal(gt, expected)
     assert sample['inputs'].shape == (3, *raw.shape)
     assert (gt < 19).mean() > 0.5
+
+
+def test_empty_folder_or_list_is_refused_by_name(synthetic, tmp_path):
+    (tmp_path / 'images').mkdir()
+    cfg = dict(gta5_cfg(str(tmp_path)), ann_file='')  # scan the folder
+    with pytest.raises(ValueError, match=re.escape(
+            f"GTA5Dataset has no sample: its img_path folder "
+            f"{tmp_path / 'images'} holds no '*.png' file")):
+        DATASETS.build(cfg)
+    (tmp_path / 'train.txt').write_text('')
+    with pytest.raises(ValueError, match=re.escape(
+            f"its ann_file {tmp_path / 'train.txt'} lists no sample")):
+        DATASETS.build(gta5_cfg(str(tmp_path)))

@@ -1,4 +1,6 @@
 """MultiDomainDataset: domain tags in the packed samples, refusals."""
+import re
+
 import pytest
 from mmseg.registry import DATASETS
 
@@ -82,3 +84,20 @@ def test_refuses_bad_names_and_indices(synthetic):
     with pytest.raises(ValueError, match='domain_indices'):
         MultiDomainDataset(cfgs, domain_names=['a', 'b'],
                            domain_indices=[0, -1], lazy_init=True)
+
+
+@pytest.mark.parametrize('lazy_init', [False, True])
+def test_domain_without_sample_is_named_with_its_folder(synthetic, tmp_path,
+                                                        lazy_init):
+    folder = tmp_path / 'leftImg8bit' / 'train'
+    folder.mkdir(parents=True)
+    empty = cityscapes_cfg(str(tmp_path))
+    del empty['ann_file']  # scan the (empty) folder
+    message = re.escape(
+        "MultiDomainDataset: domain 'cityscapes' (CityscapesDataset) has no "
+        f"sample: its img_path folder {folder} holds no '*_leftImg8bit.png' "
+        'file')
+    with pytest.raises(ValueError, match=message):
+        dataset = MultiDomainDataset(
+            [empty, gta5_cfg(synthetic['gta5'])], lazy_init=lazy_init)
+        len(dataset)
