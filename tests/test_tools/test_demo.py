@@ -29,11 +29,13 @@ case "$1" in
     mkdir -p "$work_dir"
     echo "hook table"; echo "config dump"
     for i in 100 200; do
-      echo "12/03 10:00:00 - mmengine - INFO - Iter(train) [$i/400]  lr: 1e-2  eta: 0:00:0${i:0:1}  time: 0.1"
+      echo "12/03 10:00:00 - mmengine - INFO - Iter(train) [$i/400]" \
+        " lr: 1e-2  eta: 0:00:0${i:0:1}  time: 0.1"
       sleep 1.2
     done
     echo "$work_dir/iter_400.pth" > "$work_dir/last_checkpoint" ;;
-  *compare_runs.py) echo "| run | road | mIoU |"; echo "| BN | 1.00 | 1.00 |" ;;
+  *compare_runs.py) echo "| run | road | mIoU |"
+                    echo "| BN | 1.00 | 1.00 |" ;;
   *demo_summary.py) echo "SUMMARY: $*" ;;
   *) echo "$1 ran" ;;
 esac
