@@ -6,7 +6,9 @@ Writes ``OUT_DIR/model.pth`` (the folded ``state_dict`` and a plain
 see :func:`cn_seg.deploy.deploy_config`). A process that never imports cn_seg
 then runs ``mmseg.apis.init_model(OUT_DIR/config.py, OUT_DIR/model.pth)`` and
 ``inference_model`` with the predictions of the CN model on domain K, the
-module types of a BN model and its inference cost.
+module types of a BN model and its inference cost. A checkpoint that does
+not fill every norm layer of the CN model (another number of banks) is
+refused.
 """
 import argparse
 

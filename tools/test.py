@@ -4,6 +4,9 @@ Usage: ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
 [--show] [--show-dir DIR] [--wait-time S] [--tta] [--cfg-options K=V ...]
 [--launcher ...]``. The metrics are logged and written to
 ``WORK_DIR/<timestamp>/<timestamp>.json``, which tools/compare_runs.py reads.
+A checkpoint whose norm layers do not fit the config (another number of CN
+banks, a CN checkpoint for a BN config) is refused with the layers and the
+fix, instead of being tested with those layers at their initial state.
 """
 import argparse
 

@@ -3,8 +3,13 @@
 Usage: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
 [--amp] [--cfg-options K=V ...] [--launcher {none,pytorch,slurm,mpi}]``.
 ``--resume`` alone continues from the latest checkpoint in the work dir;
-with a path it continues from that checkpoint. Importing cn_seg registers
-its modules and lets checkpoints resume with ``weights_only`` loading.
+with a path it continues from that checkpoint, with its seed and random
+states, so that the resumed run equals an uninterrupted one. Importing
+cn_seg registers its modules and loads every checkpoint (local or URL) with
+``weights_only=True``; each run gets cn_seg's checkpoint hooks
+(:func:`cn_seg.engine.run_config.add_safety_hooks`): a checkpoint that does
+not fit the model's norm layers is refused, and checkpoints are written so
+that a kill during a write keeps the previous one.
 """
 import argparse
 

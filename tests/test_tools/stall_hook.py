@@ -30,3 +30,38 @@ class StallAfterIterHook(Hook):
             with open(self.marker, 'w') as f:
                 f.write(str(self.at))
             time.sleep(600)
+
+
+@HOOKS.register_module()
+class StallDuringSaveHook(Hook):
+    """Stall half-way through writing the checkpoint of iteration ``at``.
+
+    The checkpoint's bytes go to disk through mmengine's ``LocalBackend.put``;
+    for that checkpoint only, this hook makes it write the first half of the
+    bytes, create ``marker`` and sleep until killed: what a kill during the
+    write leaves on disk.
+
+    Args:
+        at (int): The 1-based iteration whose checkpoint write stalls.
+        marker (str): File to create when stalling.
+    """
+
+    def __init__(self, at: int, marker: str) -> None:
+        self.at = at
+        self.marker = marker
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if runner.iter + 1 != self.at:
+            return
+        from mmengine.fileio.backends import LocalBackend
+        marker = self.marker
+
+        def put_half_and_stall(backend, obj, filepath):
+            with open(filepath, 'wb') as f:
+                f.write(obj[:len(obj) // 2])
+                f.flush()
+            with open(marker, 'w') as f:
+                f.write(str(filepath))
+            time.sleep(600)
+
+        LocalBackend.put = put_half_and_stall

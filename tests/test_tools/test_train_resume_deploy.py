@@ -1,9 +1,11 @@
 """The tools end to end on tiny synthetic domains, in real processes.
 
 One chain of runs of the CN demo config at tiny size (a few iterations, a
-handful of frames): train uninterrupted; train again, SIGKILL it after a
-checkpoint and ``--resume``; test; fold to BN and load the result in a
-process without cn_seg; compare runs; draw the feature figure.
+handful of frames), with the demo's dropout, data worker and a random seed
+(``randomness.seed=None``): train, SIGKILL it after a checkpoint and
+``--resume``; train uninterrupted with the seed the killed run drew; test;
+fold to BN and load the result in a process without cn_seg; compare runs;
+draw the feature figure.
 """
 import json
 import os
@@ -31,6 +33,12 @@ custom_imports = dict(imports=['cn_seg', 'stall_hook'],
                       allow_failed_imports=False)
 custom_hooks = [dict(type='DomainRoutingHook'),
                 dict(type='StallAfterIterHook', at={at}, marker='{marker}')]
+"""
+# A random seed; the demo's train loader (one persistent worker, seeded from
+# the run's seed) in place of tiny_config's in-process loading.
+SEEDLESS = """
+randomness = dict(seed=None)
+train_dataloader = dict(num_workers=1, persistent_workers=True)
 """
 
 
@@ -77,7 +85,7 @@ def _run(args, cwd):
 
 
 def _run_tool(tool, args, monkeypatch, capsys):
-    """Run ``tools/<tool>`` in this process (a thin CLI over the cn_seg package)."""
+    """Run ``tools/<tool>`` in this process (a thin CLI over cn_seg)."""
     monkeypatch.setattr(sys, 'argv', [tool, *map(str, args)])
     capsys.readouterr()
     runpy.run_path(osp.join(TOOLS, tool), run_name='__main__')
@@ -105,17 +113,19 @@ def root(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def runs(root):
-    """Tiny trainings side by side, one thread each.
+    """Tiny trainings, two at a time, one thread each.
 
-    The CN config uninterrupted; the same, killed after a checkpoint and
-    resumed; the BN config.
+    The CN config (demo dropout, random seed) killed after a checkpoint,
+    beside the BN config; then the killed run resumed, beside the CN config
+    uninterrupted with the seed the killed run drew.
     """
-    config = tiny_config(root, 'tiny_cn.py', DEMO_CN, MAX_ITERS)
+    config = tiny_config(root, 'tiny_cn.py', DEMO_CN, MAX_ITERS,
+                         dropout=None, extra=SEEDLESS)
     marker = root / 'stalled'
     stalling = tiny_config(root, 'tiny_cn_stall.py', DEMO_CN, MAX_ITERS,
-                           extra=STALL.format(at=KILL_AFTER, marker=marker))
+                           dropout=None, extra=SEEDLESS +
+                           STALL.format(at=KILL_AFTER, marker=marker))
     train = osp.join(TOOLS, 'train.py')
-    straight = _start([train, config, '--work-dir', 'straight'], root, 1)
     bn = _start([train, tiny_config(root, 'tiny_bn.py', DEMO_BN, MAX_ITERS),
                  '--work-dir', 'bn'], root, 1)
     killed = _start([train, stalling, '--work-dir', 'killed'], root, 1)
@@ -133,13 +143,17 @@ def runs(root):
         status=killed_status,
         checkpoints=sorted(p.name
                            for p in (root / 'killed').glob('iter_*.pth')))
+    seed = torch.load(root / 'killed' / 'iter_2.pth')['meta']['seed']
     resumed = _start([train, config, '--work-dir', 'killed', '--resume'],
                      root, 1)
-    _finish(straight)
     _finish(bn)
+    straight = _start([train, config, '--work-dir', 'straight',
+                       '--cfg-options', f'randomness.seed={seed}'], root, 1)
+    resume_log = _finish(resumed)
+    _finish(straight)
     return dict(root=root, config=config, straight=root / 'straight',
                 resumed=root / 'killed', bn=root / 'bn', before_resume=state,
-                resume_log=_finish(resumed))
+                seed=seed, resume_log=resume_log)
 
 
 def test_killed_run_resumes_where_it_stopped(runs):
@@ -152,28 +166,53 @@ def test_killed_run_resumes_where_it_stopped(runs):
 
 
 def test_resume_continues_schedule_and_state(runs):
+    """Exactly the uninterrupted run: same process kind, thread count and
+    machine, so every float32 operation repeats bit for bit."""
     straight = {r['step']: r for r in _scalars(runs['straight']) if 'lr' in r}
     resumed = [r for r in _scalars(runs['resumed']) if 'lr' in r]
     for record in resumed:
         assert record['lr'] == pytest.approx(straight[record['step']]['lr'],
                                              rel=1e-12)
-    # Same data order, augmentation and banks: the final weights, every CN
-    # bank's statistics and the optimizer state equal the uninterrupted run.
+        # Same data, augmentation and dropout masks at every step.
+        assert record['loss'] == straight[record['step']]['loss']
+    assert f'randomness.seed={runs["seed"]}' in runs['resume_log']
+    assert 'restored the random states of the interrupted run: python, ' \
+        'numpy, torch' in runs['resume_log']
+    # The final weights, every CN bank's statistics, the optimizer state and
+    # the random states equal the uninterrupted run's.
     final = f'iter_{MAX_ITERS}.pth'
     a = torch.load(runs['straight'] / final)
     b = torch.load(runs['resumed'] / final)
     assert a['meta']['iter'] == b['meta']['iter'] == MAX_ITERS
+    assert a['meta']['seed'] == b['meta']['seed'] == runs['seed']
     assert a['state_dict'].keys() == b['state_dict'].keys()
     banks = [k for k in a['state_dict'] if k.endswith('running_mean')]
     assert banks and all(a['state_dict'][k].dim() == 2 for k in banks)
     for key in a['state_dict']:
         torch.testing.assert_close(b['state_dict'][key], a['state_dict'][key],
-                                   rtol=1e-5, atol=1e-6, msg=key)
+                                   rtol=0, atol=0, msg=key)
     for key, value in a['optimizer']['state'].items():
         torch.testing.assert_close(b['optimizer']['state'][key]
                                    ['momentum_buffer'],
-                                   value['momentum_buffer'], rtol=1e-5,
-                                   atol=1e-6)
+                                   value['momentum_buffer'], rtol=0, atol=0)
+    assert torch.equal(a['random_state']['torch'], b['random_state']['torch'])
+    np.testing.assert_array_equal(a['random_state']['numpy'][1],
+                                  b['random_state']['numpy'][1])
+
+
+def test_resume_of_a_bn_checkpoint_into_cn_is_refused(runs, tmp_path,
+                                                      monkeypatch, capsys):
+    """Before the optimizer fails on (C,) momentum for (banks, C) weights."""
+    bn_checkpoint = runs['bn'] / f'iter_{MAX_ITERS}.pth'
+    monkeypatch.chdir(runs['root'])  # the config's data_root is relative
+    with pytest.raises(ValueError) as info:
+        _run_tool('train.py', [runs['config'], '--work-dir', tmp_path,
+                               '--resume', bn_checkpoint], monkeypatch,
+                  capsys)
+    message = str(info.value)
+    assert message.startswith(f'Checkpoint {bn_checkpoint} does not fit')
+    assert '--cfg-options load_from=CHECKPOINT' in message
+    assert 'backbone.stem.1.weight: checkpoint (8,), model (2, 8)' in message
 
 
 @pytest.fixture(scope='module')

@@ -2,12 +2,12 @@
 
 ``make_data`` writes the synthetic domains with the real generator and
 converters; ``tiny_config`` writes a config that inherits a demo config and
-shrinks it to a few iterations without dataloader workers or dropout (after
-``--resume`` the torch RNG does not replay the skipped iterations' dropout
-masks, while data order and augmentation do replay).
+shrinks it to a few iterations without dataloader workers and, unless asked
+to keep the demo's, without dropout.
 """
 import os.path as osp
 from pathlib import Path
+from typing import Optional
 
 from cn_seg.datasets.converters import cityscapes as cityscapes_converter
 from cn_seg.datasets.converters import gta5 as gta5_converter
@@ -33,9 +33,15 @@ def make_data(root: Path, num_train: int = 6, num_val: int = 2) -> Path:
 
 def tiny_config(root: Path, name: str, base: str = DEMO_CN,
                 max_iters: int = 4, val_interval: int = None,
-                extra: str = '') -> str:
-    """Write ``root/name``: ``base`` at tiny size, plus ``extra`` lines."""
+                extra: str = '', dropout: Optional[float] = 0.0) -> str:
+    """Write ``root/name``: ``base`` at tiny size, plus ``extra`` lines.
+
+    ``dropout`` sets both heads' ``dropout_ratio``; None keeps the demo's.
+    """
     path = root / name
+    heads = '' if dropout is None else (
+        f'model = dict(decode_head=dict(dropout_ratio={dropout}),\n'
+        f'             auxiliary_head=dict(dropout_ratio={dropout}))\n')
     path.write_text(f"""_base_ = [{base!r}]
 train_cfg = dict(max_iters={max_iters},
                  val_interval={val_interval or max_iters})
@@ -43,9 +49,7 @@ param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
                         end={max_iters}, by_epoch=False)]
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=2, max_keep_ckpts=-1))
-model = dict(decode_head=dict(dropout_ratio=0.0),
-             auxiliary_head=dict(dropout_ratio=0.0))
-train_dataloader = dict(num_workers=0, persistent_workers=False)
+{heads}train_dataloader = dict(num_workers=0, persistent_workers=False)
 val_dataloader = dict(num_workers=0, persistent_workers=False)
 test_dataloader = val_dataloader
 {extra}""")

@@ -2,6 +2,7 @@
 import logging
 from typing import Callable, Iterator, Optional
 
+import torch
 from mmengine.dist import get_dist_info
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
@@ -39,6 +40,8 @@ class _RestoreAfterSkip:
         return next(self._iterator)
 
     def __getattr__(self, name):
+        if name == '_iterator':  # not set yet (e.g. while copied)
+            raise AttributeError(name)
         return getattr(self._iterator, name)
 
 
@@ -136,10 +139,9 @@ class RandomStateHook(Hook):
         restored = set_random_state(state, wanted)
         missing = [name for name in ('python', 'numpy', 'torch', 'cuda')
                    if name in state and name not in restored]
-        if 'cuda' not in state:
+        note = ''
+        if 'cuda' not in state and torch.cuda.is_available():
             note = ' (the checkpoint holds no CUDA state)'
-        else:
-            note = ''
         message = (
             'RandomStateHook: restored the random states of the interrupted '
             f'run: {", ".join(restored) or "none"}{note}.')
