@@ -29,6 +29,22 @@ def _view(x: torch.Tensor) -> tuple:
     return (1, x.shape[1]) + (1, ) * (x.dim() - 2)
 
 
+def _affine2(a, u, b, v, d, out=None):
+    """``a * u + b * v + d`` in two fused passes."""
+    out = torch.addcmul(d, v, b, out=out)
+    return out.addcmul_(u, a)
+
+
+def _write(out: torch.Tensor, op, *args) -> None:
+    """``op(*args)`` into ``out``: directly when the per-channel rows have
+    ``out``'s dtype, else computed in theirs (float32 for half inputs)
+    and rounded once."""
+    if args[0].dtype == out.dtype:
+        op(*args, out=out)
+    else:
+        out.copy_(op(*args))
+
+
 class AtenBackend(DomainBatchNormBackend):
     """ATen's batch-norm kernels on each domain's slice (any device)."""
     name = 'aten'
@@ -47,6 +63,9 @@ class AtenBackend(DomainBatchNormBackend):
     def forward(self, x: torch.Tensor, route: DomainRoute,
                 state: BankState) -> Tuple[torch.Tensor, Moments,
                                            torch.Tensor]:
+        if x.device.type == 'cpu' and acc_dtype(x.dtype) != x.dtype:
+            # ATen's CPU kernel takes half inputs only with half statistics.
+            return super().forward(x, route, state)
         # One native batch norm per slice writes its output and statistics.
         num_domains, weight, bias, eps = state.num_domains, state.weight, \
             state.bias, state.eps
@@ -91,12 +110,11 @@ class AtenBackend(DomainBatchNormBackend):
         x = x.contiguous()
         scale = invstd if weight is None else invstd * weight
         shift = -mean * scale if bias is None else bias - mean * scale
-        scale, shift = scale.to(x.dtype), shift.to(x.dtype)
         out = torch.empty_like(x)
         view = _view(x)
         for k, start, end in route.segments:
-            torch.addcmul(shift[k].view(view), x[start:end],
-                          scale[k].view(view), out=out[start:end])
+            _write(out[start:end], torch.addcmul, shift[k].view(view),
+                   x[start:end], scale[k].view(view))
         return out
 
     def grad_sums(self, grad_out: torch.Tensor, x: torch.Tensor,
@@ -124,11 +142,10 @@ class AtenBackend(DomainBatchNormBackend):
         grad_out, x = grad_out.contiguous(), x.contiguous()
         a, b, d = grad_input_coefficients(weight, mean, invstd, sums, count)
         d = d - b * mean  # a * dy + b * x + d
-        a, b, d = a.to(x.dtype), b.to(x.dtype), d.to(x.dtype)
         grad_x = torch.empty_like(x)
         view = _view(x)
         for k, start, end in route.segments:
-            gx = torch.addcmul(d[k].view(view), x[start:end],
-                               b[k].view(view), out=grad_x[start:end])
-            gx.addcmul_(grad_out[start:end], a[k].view(view))
+            _write(grad_x[start:end], _affine2, a[k].view(view),
+                   grad_out[start:end], b[k].view(view), x[start:end],
+                   d[k].view(view))
         return grad_x

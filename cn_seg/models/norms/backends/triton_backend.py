@@ -125,7 +125,11 @@ if triton is not None:
         t = mean.shape[0]
         block_c, block_s = _blocks(c, s, strides)
         grid = (n * triton.cdiv(s, block_s), triton.cdiv(c, block_c))
-        if grid[0] == 0 or grid[1] == 0:
+        if grid[0] == 0 or grid[1] == 0:  # nothing to normalize
+            if num_batches_tracked is not None and n:
+                num_batches_tracked.add_(
+                    num_present if shared else
+                    (samples > 0).to(num_batches_tracked.dtype))
             return y
         torch.library.wrap_triton(K.normalize_kernel)[grid](
             x, domain, c, s, *strides, y, *y_strides, mean, invstd, samples,
