@@ -33,10 +33,11 @@ Shape check_input(const at::Tensor& x, const at::Tensor& domain, int64_t num_dom
                   domain.dim() == 1 && domain.numel() == x.size(0),
               name, ": domain must be a CPU LongTensor with one entry per sample");
   TORCH_CHECK(num_domains > 0, name, ": num_domains must be positive");
-  if (domain.numel()) {
-    TORCH_CHECK(domain.min().item<int64_t>() >= 0 &&
-                    domain.max().item<int64_t>() < num_domains,
-                name, ": domain indices must be in [0, num_domains)");
+  // A loop over the indices, not min()/max() ops: no extra dispatches.
+  const auto* pd = domain.data_ptr<int64_t>();
+  for (int64_t i = 0; i < domain.numel(); ++i) {
+    TORCH_CHECK(pd[i * domain.stride(0)] >= 0 && pd[i * domain.stride(0)] < num_domains, name,
+                ": domain indices must be in [0, num_domains)");
   }
   return shape_of(x);
 }

@@ -11,6 +11,7 @@ for the gradient sums and parameter gradients,
 The kernels are wrapped as torch custom ops (``torch.library.triton_op``),
 so ``torch.compile`` sees them as such.
 """
+import struct
 from typing import Optional, Tuple
 
 import torch
@@ -66,8 +67,13 @@ def _acc(dtype: torch.dtype):
 def _hi_lo(value: float) -> Tuple[float, float]:
     """``value`` as two float32 numbers whose sum is it to float64 precision
     (a kernel receives float scalars as float32)."""
-    hi = float(torch.tensor(value, dtype=torch.float32))
-    return hi, float(torch.tensor(value - hi, dtype=torch.float32))
+    hi = _float32(value)
+    return hi, _float32(value - hi)
+
+
+def _float32(value: float) -> float:
+    """``value`` rounded to float32 (without a tensor op)."""
+    return struct.unpack('f', struct.pack('f', value))[0]
 
 
 def _t_block(t: int) -> int:
@@ -154,8 +160,7 @@ if triton is not None:
         s = x[0, 0].numel() if n and c else 0
         t = mean.shape[0]
         sums_bytes = t * 2 * c * mean.element_size()
-        grad_bytes = 0 if param_dtype is None else \
-            t * c * torch.empty(0, dtype=param_dtype).element_size()
+        grad_bytes = 0 if param_dtype is None else t * c * param_dtype.itemsize
         buf = torch.empty(sums_bytes + 2 * grad_bytes, dtype=torch.uint8,
                           device=x.device)
         sums = buf[:sums_bytes].view(mean.dtype)

@@ -1,0 +1,67 @@
+"""What one CN layer dispatches per training step, counted op by op.
+
+The Triton backend (CUDA's) launches a fixed number of kernels whatever the
+number of domains and their order; plain ``nn.BatchNorm2d`` is the floor.
+Counts are exact and machine-independent (not timings).
+"""
+import pytest
+import torch
+from mmcv.cnn import build_norm_layer
+from torch import nn
+
+from cn_seg import domain_routing
+from cn_seg.models.norms.backends.launches import LaunchCounter
+
+BATCHES = {
+    '2 domains grouped': [0, 0, 0, 0, 1, 1, 1, 1],
+    '4 domains grouped': [0, 0, 1, 1, 2, 2, 3, 3],
+    '2 domains interleaved': [0, 1, 0, 1, 0, 1, 0, 1],
+    '4 domains interleaved': [0, 1, 2, 3, 0, 1, 2, 3],
+}
+
+
+def count_step(layer, domain_idx=None):
+    """Dispatches of one forward + backward, as in a training step after
+    ``zero_grad()`` (the batch's route already on the device)."""
+    x = torch.randn(8, 16, 6, 6, requires_grad=True)
+    grad_out = torch.randn_like(x)
+
+    def step():
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        if domain_idx is None:
+            layer(x).backward(grad_out)
+            return
+        with domain_routing(layer, domain_idx):
+            layer(x).backward(grad_out)
+
+    step()  # warm-up: compiles kernels, fills caches
+    with LaunchCounter() as counter:
+        step()
+    return counter
+
+
+def test_plain_batchnorm_is_four_dispatches():
+    counter = count_step(nn.BatchNorm2d(16).train())
+    assert counter.total == 4, counter.ops
+
+
+@pytest.mark.parametrize('batch', list(BATCHES))
+@pytest.mark.parametrize('momentum', [0.1, None])
+def test_triton_backend_launches_at_most_eight(batch, momentum, monkeypatch):
+    from cn_seg.models.norms.backends import BACKENDS, BankState
+    reason = BACKENDS['triton'].unsupported(
+        torch.zeros(2, 1), BankState(None, None, None, None, None, 0.1, 1e-5,
+                                     1, True))
+    if reason:
+        pytest.skip(reason)
+    monkeypatch.setenv('CN_SEG_BACKEND', 'triton')
+    domain_idx = BATCHES[batch]
+    cn = build_norm_layer(
+        dict(type='CN', num_domains=max(domain_idx) + 1,
+             norm_cfg=dict(type='BN', momentum=momentum)), 16)[1].train()
+    counter = count_step(cn, domain_idx)
+    assert counter.total <= 8, (counter.ops, counter.kernels)
+    assert sum(counter.kernels.values()) == 4  # no host round trip either
+    assert 'aten.item' not in counter.ops and \
+        'aten._local_scalar_dense' not in counter.ops
