@@ -8,11 +8,10 @@ deleted the first checkpoint before writing; the tools' hook keeps it,
 """
 import os.path as osp
 import signal
-import time
 
 import torch
 
-from .test_train_resume_deploy import TIMEOUT, _finish, _start
+from .test_train_resume_deploy import _finish, _start, kill_when_stalled
 from .tiny_demo import DEMO_CN, TOOLS, make_data, tiny_config
 
 STALL = """
@@ -30,17 +29,8 @@ def test_kill_during_checkpoint_write_keeps_the_last_one(tmp_path):
     stalling = tiny_config(tmp_path, 'stall.py', DEMO_CN, 4,
                            extra=STALL.format(marker=marker))
     train = osp.join(TOOLS, 'train.py')
-    killed = _start([train, stalling, '--work-dir', 'work'], tmp_path, 1)
-    try:
-        deadline = time.time() + TIMEOUT
-        while not marker.exists() and killed.poll() is None \
-                and time.time() < deadline:
-            time.sleep(0.2)
-        assert marker.exists(), 'training never reached the stalled write'
-    finally:
-        killed.send_signal(signal.SIGKILL)
-        killed.wait()
-        killed.log.close()
+    assert kill_when_stalled([train, stalling, '--work-dir', 'work'],
+                             tmp_path, marker) == -signal.SIGKILL
     work = tmp_path / 'work'
     partial = marker.read_text()
     assert partial == str(work / 'iter_4.pth.partial')

@@ -79,6 +79,26 @@ def _finish(proc):
     return output
 
 
+def kill_when_stalled(args, cwd, marker) -> int:
+    """Run ``python args...`` until it writes ``marker``, then SIGKILL it.
+
+    Returns:
+        int: The exit status (``-SIGKILL``).
+    """
+    proc = _start(args, cwd, 1)
+    try:
+        deadline = time.time() + TIMEOUT
+        while not marker.exists() and proc.poll() is None \
+                and time.time() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), 'training never reached the stall point'
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        status = proc.wait()
+        proc.log.close()
+    return status
+
+
 def _run(args, cwd):
     """Run ``python args...`` in ``cwd`` and return its output."""
     return _finish(_start(args, cwd))
@@ -128,17 +148,8 @@ def runs(root):
     train = osp.join(TOOLS, 'train.py')
     bn = _start([train, tiny_config(root, 'tiny_bn.py', DEMO_BN, MAX_ITERS),
                  '--work-dir', 'bn'], root, 1)
-    killed = _start([train, stalling, '--work-dir', 'killed'], root, 1)
-    try:
-        deadline = time.time() + TIMEOUT
-        while not marker.exists() and killed.poll() is None \
-                and time.time() < deadline:
-            time.sleep(0.2)
-        assert marker.exists(), 'training never reached the stall point'
-    finally:
-        killed.send_signal(signal.SIGKILL)
-        killed_status = killed.wait()
-        killed.log.close()
+    killed_status = kill_when_stalled(
+        [train, stalling, '--work-dir', 'killed'], root, marker)
     state = dict(
         status=killed_status,
         checkpoints=sorted(p.name
