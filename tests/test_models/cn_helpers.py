@@ -1,6 +1,9 @@
 """Building CN layers with distinct banks, and the plain reference step."""
 import torch
 from mmcv.cnn import build_norm_layer
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 from cn_seg import domain_routing
 from cn_seg.models.norms.reference import PerDomainNorm
@@ -66,3 +69,58 @@ def assert_banks_equal(cn, banks, tol, params=True):
                                        **tol)
             assert int(cn.num_batches_tracked[k]) == \
                 int(bank.num_batches_tracked)
+
+
+def _norm(cn):
+    return dict(type='CN', num_domains=2, norm_cfg=dict(type='BN')) if cn \
+        else dict(type='BN')
+
+
+def tiny_deeplabv3(cn):
+    """A DeepLabV3-like EncoderDecoder (ResNetV1c-18 at width 8, ASPP, FCN
+    auxiliary head), with CN of 2 banks if ``cn``, else BN."""
+    norm = _norm(cn)
+    return MODELS.build(dict(
+        type='EncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor'),
+        backbone=dict(type='ResNetV1c', depth=18, base_channels=8,
+                      stem_channels=8, dilations=(1, 1, 2, 4),
+                      strides=(1, 2, 1, 1), norm_cfg=norm),
+        decode_head=dict(type='ASPPHead', in_channels=64, in_index=3,
+                         channels=16, dilations=(1, 2), num_classes=5,
+                         dropout_ratio=0, norm_cfg=norm),
+        auxiliary_head=dict(type='FCNHead', in_channels=32, in_index=2,
+                            channels=8, num_convs=1, num_classes=5,
+                            dropout_ratio=0, norm_cfg=norm, loss_decode=dict(
+                                type='CrossEntropyLoss', loss_weight=0.4))))
+
+
+def tiny_cascade(cn):
+    """A CascadeEncoderDecoder (FCN then OCR head), CN or BN."""
+    norm = _norm(cn)
+    return MODELS.build(dict(
+        type='CascadeEncoderDecoder', num_stages=2,
+        data_preprocessor=dict(type='SegDataPreProcessor'),
+        backbone=dict(type='ResNetV1c', depth=18, base_channels=8,
+                      stem_channels=8, norm_cfg=norm),
+        decode_head=[
+            dict(type='FCNHead', in_channels=64, in_index=3, channels=8,
+                 num_convs=1, num_classes=5, dropout_ratio=0, norm_cfg=norm),
+            dict(type='OCRHead', in_channels=64, in_index=3, channels=8,
+                 ocr_channels=8, num_classes=5, dropout_ratio=0,
+                 norm_cfg=norm)
+        ]))
+
+
+def data_samples(domains, size):
+    """SegDataSamples with random labels; a domain of None gets no
+    ``domain_idx`` (domain 0)."""
+    out = []
+    for d in domains:
+        meta = dict(img_shape=size, pad_shape=size, ori_shape=size)
+        if d is not None:
+            meta['domain_idx'] = d
+        s = SegDataSample(metainfo=meta)
+        s.gt_sem_seg = PixelData(data=torch.randint(0, 5, (1, ) + size))
+        out.append(s)
+    return out

@@ -4,13 +4,12 @@ import copy
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from cn_seg import ConsistentNorm, enable_domain_routing, fold_cn
+from .cn_helpers import data_samples, tiny_cascade, tiny_deeplabv3
 
 BASE = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb2-80k_cityscapes-512x1024.py'
 
@@ -19,44 +18,6 @@ BASE = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb2-80k_cityscapes-512x1024.py'
 # batch size and another CPU (the OCR head amplified it to 1.6e-4 on an Intel
 # Xeon). In float64 the same comparison holds to 1e-9 on any CPU.
 TOL = dict(rtol=1e-9, atol=1e-9)
-
-
-def _norm(cn):
-    return dict(type='CN', num_domains=2, norm_cfg=dict(type='BN')) if cn \
-        else dict(type='BN')
-
-
-def _encoder_decoder(cn):
-    norm = _norm(cn)
-    return MODELS.build(dict(
-        type='EncoderDecoder',
-        data_preprocessor=dict(type='SegDataPreProcessor'),
-        backbone=dict(type='ResNetV1c', depth=18, base_channels=8,
-                      stem_channels=8, dilations=(1, 1, 2, 4),
-                      strides=(1, 2, 1, 1), norm_cfg=norm),
-        decode_head=dict(type='ASPPHead', in_channels=64, in_index=3,
-                         channels=16, dilations=(1, 2), num_classes=5,
-                         dropout_ratio=0, norm_cfg=norm),
-        auxiliary_head=dict(type='FCNHead', in_channels=32, in_index=2,
-                            channels=8, num_convs=1, num_classes=5,
-                            dropout_ratio=0, norm_cfg=norm, loss_decode=dict(
-                                type='CrossEntropyLoss', loss_weight=0.4))))
-
-
-def _cascade(cn):
-    norm = _norm(cn)
-    return MODELS.build(dict(
-        type='CascadeEncoderDecoder', num_stages=2,
-        data_preprocessor=dict(type='SegDataPreProcessor'),
-        backbone=dict(type='ResNetV1c', depth=18, base_channels=8,
-                      stem_channels=8, norm_cfg=norm),
-        decode_head=[
-            dict(type='FCNHead', in_channels=64, in_index=3, channels=8,
-                 num_convs=1, num_classes=5, dropout_ratio=0, norm_cfg=norm),
-            dict(type='OCRHead', in_channels=64, in_index=3, channels=8,
-                 ocr_channels=8, num_classes=5, dropout_ratio=0,
-                 norm_cfg=norm)
-        ]))
 
 
 def _split_banks(cn_model):
@@ -81,19 +42,7 @@ def _cn_names(model):
     return {n for n, m in model.named_modules() if isinstance(m, ConsistentNorm)}
 
 
-def _samples(domains, size):
-    out = []
-    for d in domains:
-        meta = dict(img_shape=size, pad_shape=size, ori_shape=size)
-        if d is not None:
-            meta['domain_idx'] = d
-        s = SegDataSample(metainfo=meta)
-        s.gt_sem_seg = PixelData(data=torch.randint(0, 5, (1, ) + size))
-        out.append(s)
-    return out
-
-
-@pytest.mark.parametrize('build', [_encoder_decoder, _cascade])
+@pytest.mark.parametrize('build', [tiny_deeplabv3, tiny_cascade])
 def test_one_mixed_forward_equals_plain_models_per_domain(build):
     torch.manual_seed(0)
     cn_model = enable_domain_routing(build(True).double())
@@ -102,7 +51,7 @@ def test_one_mixed_forward_equals_plain_models_per_domain(build):
         p.load_state_dict(state)
     x = torch.randn(4, 3, 32, 32, dtype=torch.float64)
     domains = [1, 0, None, 1]  # None: no domain_idx -> domain 0
-    samples = _samples(domains, (32, 32))
+    samples = data_samples(domains, (32, 32))
     for mode in ('train', 'eval'):
         for m in [cn_model] + plain:
             m.train(mode == 'train')
@@ -116,9 +65,9 @@ def test_one_mixed_forward_equals_plain_models_per_domain(build):
 
 
 def test_loss_mode_trains_each_bank_on_its_domain():
-    model = enable_domain_routing(_encoder_decoder(True)).train()
+    model = enable_domain_routing(tiny_deeplabv3(True)).train()
     x = torch.randn(2, 3, 32, 32)
-    losses = model(x, _samples([1, 1], (32, 32)), mode='loss')
+    losses = model(x, data_samples([1, 1], (32, 32)), mode='loss')
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     bn = model.backbone.stem[1]
     assert bn.num_batches_tracked.tolist() == [0, 1]
@@ -128,8 +77,8 @@ def test_loss_mode_trains_each_bank_on_its_domain():
 
 
 def test_fold_cn_gives_the_plain_model_of_that_bank():
-    cn_model = _encoder_decoder(True).double()
-    plain = _encoder_decoder(False).double()
+    cn_model = tiny_deeplabv3(True).double()
+    plain = tiny_deeplabv3(False).double()
     plain.load_state_dict(_split_banks(cn_model)[1])
     folded = fold_cn(copy.deepcopy(cn_model), domain=1).eval()
     assert [type(m) for m in folded.modules()] == \
@@ -141,7 +90,7 @@ def test_fold_cn_gives_the_plain_model_of_that_bank():
                                plain.eval()(x, mode='tensor'), **TOL)
     enable_domain_routing(cn_model).eval()
     torch.testing.assert_close(
-        cn_model(x, _samples([1, 1], (32, 32)), mode='tensor'),
+        cn_model(x, data_samples([1, 1], (32, 32)), mode='tensor'),
         folded(x, mode='tensor'), **TOL)
     with pytest.raises(ValueError, match='fold_cn\\(domain=2\\)'):
         fold_cn(cn_model, domain=2)
@@ -170,6 +119,6 @@ custom_hooks = [dict(type='DomainRoutingHook')]
     enable_domain_routing(model).train()
     # Two samples per bank: ASPP's image pooling normalizes 1x1 features.
     losses = model(torch.randn(4, 3, 64, 64),
-                   _samples([0, 0, 1, 1], (64, 64)), mode='loss')
+                   data_samples([0, 0, 1, 1], (64, 64)), mode='loss')
     assert set(losses) >= {'decode.loss_ce', 'aux.loss_ce'}
     assert torch.isfinite(losses['decode.loss_ce'])
