@@ -27,17 +27,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from bench_cn_layer import time_steps
-from cn_seg import ConsistentNorm, domain_routing
-from cn_seg.models.norms.sync_domain_batch_norm import sync_domain_batch_norm
-
-SHAPES = [(64, 128, 128), (256, 64, 64), (2048, 32, 32)]
-SMALL_SHAPES = [(64, 32, 32), (256, 16, 16), (2048, 8, 8)]
-
-
-def _routed(cn, x, domain_idx):
-    with domain_routing(cn, domain_idx):
-        return cn(x)
+from cn_seg import ConsistentNorm
+from cn_seg.models.norms.backends import BankState, domain_batch_norm
+from cn_seg.models.routing import DomainRoute
+from common import SHAPES, SMALL_SHAPES, machine, routed, time_steps
 
 
 def naive_per_domain(cn, x, segments):
@@ -46,11 +39,13 @@ def naive_per_domain(cn, x, segments):
     for k in range(cn.num_domains):  # every rank calls every domain's BN
         start, end = segments.get(k, (0, 0))
         bank = slice(k, k + 1)
-        outs.append(sync_domain_batch_norm(
-            x[start:end], [(0, 0, end - start)] if end > start else [],
-            cn.weight[bank], cn.bias[bank], cn.running_mean[bank],
-            cn.running_var[bank], cn.num_batches_tracked[bank], cn.momentum,
-            cn.eps, True, 1))
+        state = BankState(cn.weight[bank], cn.bias[bank],
+                          cn.running_mean[bank], cn.running_var[bank],
+                          cn.num_batches_tracked[bank], cn.momentum, cn.eps,
+                          1, True)
+        outs.append(domain_batch_norm(x[start:end],
+                                      DomainRoute([0] * (end - start)),
+                                      state, synchronized=True))
     return torch.cat(outs)
 
 
@@ -62,10 +57,10 @@ def variants(c, domain_idx):
     segments = {k: (domain_idx.index(k), len(domain_idx) - domain_idx[::-1]
                     .index(k)) for k in set(domain_idx)}
     return {
-        'sync CN': lambda x: _routed(sync, x, domain_idx),
+        'sync CN': lambda x: routed(sync, x, domain_idx),
         'naive sync BN per domain': lambda x: naive_per_domain(naive, x,
                                                                segments),
-        'local CN (no sync)': lambda x: _routed(local, x, domain_idx),
+        'local CN (no sync)': lambda x: routed(local, x, domain_idx),
     }
 
 
@@ -96,9 +91,10 @@ def worker(rank, args, store):
     t, n = args.domains, args.batch
     domain_idx = [i * t // n for i in range(n)]  # domain-major, as sampled
     if rank == 0:
-        print(f'{args.procs} gloo processes x 1 thread, batch {n} per rank, '
-              f'{t} domains {domain_idx} per rank, float32, torch '
-              f'{torch.__version__}, repeat {args.repeat}')
+        print(f'{machine()}; {args.procs} gloo processes x 1 thread, '
+              f'batch {n} per rank, '
+              f'{t} domains {domain_idx} per rank, float32, repeat '
+              f'{args.repeat}')
     for c, h, w in SMALL_SHAPES if args.small else SHAPES:
         torch.manual_seed(rank)
         x = torch.randn(n, c, h, w, requires_grad=True)

@@ -1,22 +1,27 @@
 """A DeepLabV3-R50-D8 training step with BN vs CN: time and peak memory.
 
-Builds mmseg's ``deeplabv3_r50-d8`` model three times, with plain BN, with CN
-(2 banks, the batch holding 2 samples of each domain) and with a naive
-per-domain CN (index each domain's samples, normalize, scatter back), and
-times full SGD training steps (forward, losses incl. the auxiliary head,
-backward, update) interleaved in one process. Peak memory of a step is
-measured in a fresh child process per variant, for the second step (after
-the optimizer state exists), as the peak of tensor bytes allocated during
-the step over those before it: on CUDA with ``max_memory_allocated``, on the
-CPU from the profiler's memory events (the resident set size would measure
-glibc's caching, not the step). Prints medians and ratios to BN.
+Builds mmseg's ``deeplabv3_r50-d8`` model with plain BN, with CN (2 banks,
+the batch holding half its samples from each domain) on each CN backend that
+runs here natively, and with a naive per-domain CN (index each domain's
+samples, normalize, scatter back), and times full SGD training steps
+(forward, losses incl. the auxiliary head, backward, update) interleaved in
+one process. With ``--compile`` every model's forward is compiled with
+``torch.compile`` (inductor) first, so compiled CN is measured against
+compiled BN in the same run. Peak memory of a step is measured in a fresh
+child process per variant, for the second step (after the optimizer state
+exists), as the peak of tensor bytes allocated during the step over those
+before it: on CUDA with ``max_memory_allocated``, on the CPU from the
+profiler's memory events (the resident set size would measure glibc's
+caching, not the step). Prints medians, ratios to BN, and the dispatches of
+one CN layer per step for each backend.
 
 Usage:
     python benchmarks/bench_train_step.py [--size 256] [--batch 4]
-        [--repeat 5] [--threads 2] [--device cpu|cuda]
-        [--allocator reuse|default]
+        [--repeat 5] [--threads 2] [--device cpu|cuda] [--depth 50]
+        [--backends cpu aten] [--compile] [--allocator reuse|default]
 
 ``--allocator``: see ``benchmarks/allocator.py`` (default ``reuse``).
+``--depth 18`` swaps the backbone for ResNetV1c-18 (a quicker compile).
 """
 import argparse
 import json
@@ -37,40 +42,61 @@ from mmseg.structures import SegDataSample
 from torch.profiler import ProfilerActivity, profile
 
 import allocator
-from cn_seg import ConsistentNorm, enable_domain_routing
+from cn_seg import enable_domain_routing
+from cn_seg.models import BatchConsistentNorm
+from cn_seg.models.norms.reference import per_domain
+from common import (backend_available, count_dispatches, forced_backend,
+                    machine, routed, synchronize)
 
 BASE = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb2-80k_cityscapes-512x1024.py'
-VARIANTS = ('BN', 'CN', 'NaiveDomainBN')
 
 
 @MODELS.register_module()
-class NaiveDomainBN(ConsistentNorm):
+class NaiveDomainBN(BatchConsistentNorm):
     """CN computed DSBN-style: gather each domain, normalize, scatter back."""
 
     def _batch_stats(self, x, route):
-        idx = route.to('domain_idx', x.device)
-        out = torch.empty_like(x)
-        for k, _, _ in route.segments:
-            sel = (idx == k).nonzero().flatten()
-            y = F.batch_norm(x.index_select(0, sel), self.running_mean[k],
-                             self.running_var[k], self.weight[k],
-                             self.bias[k], True, self.momentum, self.eps)
-            out = out.index_copy(0, sel, y)
-        return out
+        def norm(k, xs):
+            return F.batch_norm(xs, self.running_mean[k],
+                                self.running_var[k], self.weight[k],
+                                self.bias[k], True, self.momentum, self.eps)
+        return per_domain(x, route.on(x.device).domain_idx, norm)
 
 
-def build(variant, size, device):
-    """The model, an optimizer and one batch for ``variant``."""
+def variant_names(backends):
+    return ['BN'] + [f'CN [{b}]' for b in backends] + ['naive per-domain CN']
+
+
+def _norm_cfg(variant):
+    if variant == 'BN':
+        return dict(type='BN', requires_grad=True)
+    kind = 'NaiveDomainBN' if variant.startswith('naive') else 'CN'
+    return dict(type=kind, num_domains=2, norm_cfg=dict(type='BN'))
+
+
+def _backend(variant):
+    return variant[4:-1] if variant.startswith('CN [') else None
+
+
+def build(variant, args, device):
+    """The model (compiled with ``--compile``) and an optimizer."""
     init_default_scope('mmseg')
     cfg = Config.fromstring(f"_base_ = ['{BASE}']", '.py')
-    norm = dict(type='BN', requires_grad=True) if variant == 'BN' else \
-        dict(type=variant, num_domains=2, norm_cfg=dict(type='BN'))
+    norm = _norm_cfg(variant)
     for part in (cfg.model.backbone, cfg.model.decode_head,
                  cfg.model.auxiliary_head):
         part.norm_cfg = norm
-    cfg.model.data_preprocessor.size = (size, size)
+    if args.depth != 50:
+        cfg.model.backbone.depth = args.depth
+        cfg.model.decode_head.in_channels = 512
+        cfg.model.decode_head.channels = 128
+        cfg.model.auxiliary_head.in_channels = 256
+        cfg.model.auxiliary_head.channels = 64
+    cfg.model.data_preprocessor.size = (args.size, args.size)
     model = enable_domain_routing(MODELS.build(cfg.model)).to(device).train()
     optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    if args.compile:
+        model = torch.compile(model)
     return model, optim
 
 
@@ -97,23 +123,31 @@ def step(model, optim, x, samples):
     optim.step()
 
 
-def _sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
+def layer_dispatches(backends, device):
+    """Dispatches of one CN layer per training step, by backend."""
+    from cn_seg import ConsistentNorm
+    x = torch.randn(4, 8, 4, 4, device=device, requires_grad=True)
+    out = {}
+    for b in backends:
+        cn = ConsistentNorm(8, num_domains=2).to(device)
+        out[b] = count_dispatches(
+            lambda x, cn=cn: routed(cn, x, [0, 0, 1, 1]), cn, x,
+            torch.ones_like(x), b)
+    return out
 
 
 def measure_memory(variant, args):
     """Peak memory of one training step, in MiB (run in a child process)."""
     device = torch.device(args.device)
-    model, optim = build(variant, args.size, device)
+    model, optim = build(variant, args, device)
     x, samples = batch(args.batch, args.size, device)
     if device.type == 'cuda':
         step(model, optim, x, samples)  # optimizer state exists from here on
-        _sync(device)
+        synchronize(device)
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
         step(model, optim, x, samples)
-        _sync(device)
+        synchronize(device)
         return (torch.cuda.max_memory_allocated() - base) / 2**20
     step(model, optim, x, samples)  # optimizer state exists from here on
     # The CPU has no allocator statistics: the profiler's memory events carry
@@ -137,45 +171,63 @@ def main():
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--memory-of', choices=VARIANTS,
-                        help=argparse.SUPPRESS)
+    parser.add_argument('--depth', type=int, default=50, choices=[18, 50])
+    parser.add_argument('--backends', nargs='+',
+                        help='CN backends to time (default: the native '
+                        'ones of the device)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile every model (inductor)')
+    parser.add_argument('--memory-of', help=argparse.SUPPRESS)
     allocator.add_argument(parser)
     args = parser.parse_args()
     allocator.apply(args.allocator)
     torch.set_num_threads(args.threads)
-    if args.memory_of:
-        print(json.dumps(measure_memory(args.memory_of, args)))
-        return
     device = torch.device(args.device)
-    print(f'DeepLabV3-R50-D8 training step, {args.batch} images of '
-          f'{args.size}x{args.size}, device={device}, threads='
-          f'{torch.get_num_threads()}, torch={torch.__version__}, '
-          f'{allocator.describe()}')
-    runs = {v: build(v, args.size, device) for v in VARIANTS}
+    backends = args.backends or (['cpu'] if device.type == 'cpu'
+                                 else ['triton', 'aten'])
+    for name in backends:
+        reason = backend_available(name, device)
+        if reason:
+            parser.error(f'backend {name} cannot run on {device}: {reason}')
+    if args.memory_of:
+        with forced_backend(_backend(args.memory_of)):
+            print(json.dumps(measure_memory(args.memory_of, args)))
+        return
+    variants = variant_names(backends)
+    print(f'DeepLabV3-R{args.depth}-D8 training step, {args.batch} images of '
+          f'{args.size}x{args.size}, device={device}, '
+          f'{"compiled (inductor)" if args.compile else "eager"}; '
+          f'{machine()}; {allocator.describe()}')
+    runs = {v: build(v, args, device) for v in variants}
     x, samples = batch(args.batch, args.size, device)
-    times = {v: [] for v in VARIANTS}
-    for i in range(args.repeat + 1):  # round 0 warms up
+    times = {v: [] for v in variants}
+    start_all = time.perf_counter()
+    for i in range(args.repeat + 2):  # rounds 0 and 1 warm up (compile)
         for v, (model, optim) in runs.items():
-            _sync(device)
-            start = time.perf_counter()
-            step(model, optim, x, samples)
-            _sync(device)
-            if i:
+            with forced_backend(_backend(v)):
+                synchronize(device)
+                start = time.perf_counter()
+                step(model, optim, x, samples)
+                synchronize(device)
+            if i >= 2:
                 times[v].append(time.perf_counter() - start)
     del runs
     memory = {}
-    for v in VARIANTS:
+    for v in variants:
         out = subprocess.run(
             [sys.executable, __file__, '--memory-of', v] + sys.argv[1:],
             check=True, capture_output=True, text=True).stdout
         memory[v] = json.loads(out.strip().splitlines()[-1])
+    counts = layer_dispatches(backends, device)
     t_bn, m_bn = statistics.median(times['BN']), memory['BN']
-    print(f'{"variant":<16}{"step s":>9}{"ratio":>8}{"peak MiB":>11}'
-          f'{"ratio":>8}')
-    for v in VARIANTS:
+    print(f'{"variant":<22}{"step s":>9}{"ratio":>8}{"peak MiB":>11}'
+          f'{"ratio":>8}{"layer dispatches":>18}')
+    for v in variants:
         t = statistics.median(times[v])
-        print(f'{v:<16}{t:>9.3f}{t / t_bn:>7.2f}x{memory[v]:>11.0f}'
-              f'{memory[v] / m_bn:>7.2f}x')
+        count = counts.get(_backend(v), '')
+        print(f'{v:<22}{t:>9.3f}{t / t_bn:>7.2f}x{memory[v]:>11.0f}'
+              f'{memory[v] / m_bn:>7.2f}x{count:>18}')
+    print(f'(timed rounds took {time.perf_counter() - start_all:.0f} s)')
 
 
 if __name__ == '__main__':

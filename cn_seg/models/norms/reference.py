@@ -8,7 +8,7 @@ the naive per-domain (DSBN-style) baseline of the benchmarks: correct, and
 as costly as it looks (a gather, a norm and a scatter per domain).
 """
 import copy
-from typing import Sequence, Union
+from typing import Callable, Sequence, Union
 
 import torch
 from torch import nn
@@ -38,10 +38,27 @@ class PerDomainNorm(nn.Module):
                 domain_idx: Union[Sequence[int], torch.Tensor]
                 ) -> torch.Tensor:
         """Normalize sample ``i`` with ``banks[domain_idx[i]]``."""
-        idx = torch.as_tensor(domain_idx, device=x.device)
-        out = torch.zeros_like(x)
-        for k, bank in enumerate(self.banks):
-            sel = (idx == k).nonzero().flatten()
-            if len(sel):
-                out = out.index_copy(0, sel, bank(x.index_select(0, sel)))
-        return out
+        return per_domain(x, domain_idx,
+                          lambda k, xs: self.banks[k](xs))
+
+
+def per_domain(x: torch.Tensor, domain_idx: Union[Sequence[int],
+                                                  torch.Tensor],
+               norm: Callable[[int, torch.Tensor], torch.Tensor]
+               ) -> torch.Tensor:
+    """``norm(k, samples of domain k)`` for each domain, put back in place.
+
+    Args:
+        x (torch.Tensor): The batch ``(N, ...)``.
+        domain_idx (Sequence[int] | torch.Tensor): The domain of each sample.
+        norm (Callable): Normalizes one domain's samples.
+
+    Returns:
+        torch.Tensor: The batch, each sample normalized by its domain's norm.
+    """
+    idx = torch.as_tensor(domain_idx, device=x.device)
+    out = torch.zeros_like(x)
+    for k in idx.unique().tolist():
+        sel = (idx == k).nonzero().flatten()
+        out = out.index_copy(0, sel, norm(k, x.index_select(0, sel)))
+    return out

@@ -1,0 +1,121 @@
+"""What the benchmark scripts share: shapes, timing, counting, references.
+
+The scripts run from the repository as ``python benchmarks/<script>.py``;
+Python puts ``benchmarks/`` on the path, so they import this module and
+``allocator`` directly.
+"""
+import os
+import platform
+import statistics
+import time
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, Optional
+
+import torch
+
+from cn_seg import domain_routing
+from cn_seg.models.norms.backends import BACKENDS, BankState
+from cn_seg.models.norms.backends.launches import LaunchCounter
+from cn_seg.models.norms.reference import PerDomainNorm
+
+#: ``(C, H, W)`` of ResNet-50's stages at a 512x512 input (output stride 8).
+SHAPES = [(64, 128, 128), (256, 64, 64), (2048, 32, 32)]
+#: The same channels at 1/16 of the pixels (latency-bound sizes).
+SMALL_SHAPES = [(64, 32, 32), (256, 16, 16), (2048, 8, 8)]
+
+
+def machine() -> str:
+    """This machine and software, for the report header."""
+    cpu = platform.processor() or 'unknown CPU'
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f
+                       if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    gpu = f', GPU {torch.cuda.get_device_name()}' \
+        if torch.cuda.is_available() else ''
+    return (f'{cpu} ({os.cpu_count()} cores){gpu}, torch {torch.__version__}'
+            f', {torch.get_num_threads()} threads')
+
+
+def routed(layer: torch.nn.Module, x: torch.Tensor, domain_idx):
+    """``layer(x)`` with sample ``i`` routed to bank ``domain_idx[i]``."""
+    with domain_routing(layer, domain_idx):
+        return layer(x)
+
+
+def naive_per_domain(cn: torch.nn.Module) -> Callable:
+    """The DSBN-style baseline: each domain's samples gathered, normalized
+    by a plain layer holding its bank, and scattered back."""
+    banks = PerDomainNorm.from_cn(cn)
+    return lambda x, domain_idx: banks(x, domain_idx)
+
+
+def backend_available(name: str, device: torch.device) -> Optional[str]:
+    """Why backend ``name`` cannot run on ``device`` (None if it can)."""
+    probe = torch.zeros(2, 1, device=device)
+    return BACKENDS[name].unsupported(
+        probe, BankState(None, None, None, None, None, 0.1, 1e-5, 1, True))
+
+
+@contextmanager
+def forced_backend(name: Optional[str]) -> Iterator[None]:
+    """Run CN layers on backend ``name`` (``CN_SEG_BACKEND``) in the block."""
+    old = os.environ.get('CN_SEG_BACKEND')
+    if name is not None:
+        os.environ['CN_SEG_BACKEND'] = name
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop('CN_SEG_BACKEND', None)
+        else:
+            os.environ['CN_SEG_BACKEND'] = old
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def time_steps(fns: Dict[str, Callable], x: torch.Tensor,
+               grad: torch.Tensor, repeat: int, device: torch.device,
+               backends: Optional[Dict[str, Optional[str]]] = None
+               ) -> Dict[str, float]:
+    """Median seconds of forward+backward per variant, interleaved by round.
+
+    Interleaving spreads any slow-down of a busy machine over all variants
+    alike, so the ratios stay meaningful. ``backends`` maps a variant to the
+    CN backend it runs on.
+    """
+    backends = backends or {}
+    times = {name: [] for name in fns}
+    for i in range(repeat + 2):  # the first two rounds warm up
+        for name, fn in fns.items():
+            with forced_backend(backends.get(name)):
+                x.grad = None
+                synchronize(device)
+                start = time.perf_counter()
+                fn(x).backward(grad)
+                synchronize(device)
+            if i >= 2:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def count_dispatches(fn: Callable, module: torch.nn.Module,
+                     x: torch.Tensor, grad: torch.Tensor,
+                     backend: Optional[str] = None) -> int:
+    """ATen ops plus Triton launches of one forward+backward of ``fn``, as in
+    a training step after ``zero_grad()`` (after a warm-up call that fills
+    the caches); see :class:`LaunchCounter`."""
+    with forced_backend(backend):
+        fn(x).backward(grad)
+        module.zero_grad(set_to_none=True)
+        x.grad = None
+        with LaunchCounter() as counter:
+            fn(x).backward(grad)
+        module.zero_grad(set_to_none=True)
+        x.grad = None
+    return counter.total
