@@ -11,9 +11,15 @@ if not torch.cuda.is_available():
     os.environ.setdefault('TRITON_INTERPRET', '1')
 
 
-@pytest.fixture(autouse=True, scope='session')
+@pytest.fixture(autouse=True)
 def _mmseg_scope():
-    """Build configs the way mmseg's tools do: default scope ``mmseg``."""
+    """Build configs the way mmseg's tools do: default scope ``mmseg``.
+
+    Set before every test: a Runner built with another ``default_scope``
+    (tests of the hooks use ``mmengine``) makes that scope current for the
+    rest of the process, and registry lookups of later tests would then miss
+    mmseg's and cn_seg's types, depending on the order the tests run in.
+    """
     from mmengine.registry import init_default_scope
 
     import cn_seg  # noqa: F401  (registers CN, datasets, hooks, ...)

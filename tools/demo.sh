@@ -92,10 +92,12 @@ for RUN in bn cn; do
             "$PYTHON" tools/test.py "$MATRIX_CONFIG" "$CHECKPOINT" \
             --work-dir "$WORK_DIR/cn_bank_matrix"
     fi
-    stage "Feature distributions of $NAME" "$LOGS/features_$RUN.log" \
-        "$PYTHON" tools/visualize_features.py "$CONFIG" "$CHECKPOINT" \
-        --out "$WORK_DIR/features_$RUN.png"
+    if [ "$RUN" = bn ]; then BN_CHECKPOINT=$CHECKPOINT; else CN_CHECKPOINT=$CHECKPOINT; fi
 done
+
+stage "Feature distributions of BN and CN" "$LOGS/features.log" \
+    "$PYTHON" tools/visualize_features.py --model BN "$BN_CONFIG" "$BN_CHECKPOINT" \
+    --model CN "$CN_CONFIG" "$CN_CHECKPOINT" --out "$WORK_DIR/features.png"
 
 stage "Compare BN and CN per class" "$LOGS/compare.log" \
     "$PYTHON" tools/compare_runs.py "$WORK_DIR/bn" "$WORK_DIR/cn" \
@@ -110,8 +112,8 @@ echo
 cat "$LOGS/summary.log"
 echo
 echo "Pictures: $WORK_DIR/compare/per_class_iou.png (per-class IoU)," \
-    "$WORK_DIR/features_bn.png and $WORK_DIR/features_cn.png (feature" \
-    "distributions per domain)."
+    "$WORK_DIR/features.png (feature distributions per domain, BN and CN" \
+    "on shared axes; the numbers are in $LOGS/features.log)."
 echo "Work dirs (configs, checkpoints, mmengine logs): $WORK_DIR/bn" \
     "$WORK_DIR/cn $WORK_DIR/cn_bank_matrix"
 echo "Demo finished in $(elapsed)."

@@ -62,7 +62,8 @@ def test_demo_prints_a_line_per_stage_and_the_results(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     done = [line for line in lines if line.endswith('.log)')]
-    assert len(done) == 12  # data (3), BN (3), CN (4), compare, summary
+    assert len(done) == 11  # data (3), BN (2), CN (3), features, compare,
+    # summary
     assert len(lines) < 40
     logs = tmp_path / 'demo' / 'logs'
     assert f'Train BN ({osp.join("configs", "demo")}' in proc.stdout
@@ -78,7 +79,10 @@ def test_demo_prints_a_line_per_stage_and_the_results(tmp_path):
     assert matrix_log == 'tools/test.py ran\n'
     assert f'--bank-matrix {osp.relpath(MATRIX, REPO)} ' in proc.stdout
     assert '| BN | 1.00 | 1.00 |' in proc.stdout
-    assert 'features_bn.png' in proc.stdout
+    features = (logs / 'features.log').read_text()  # BN and CN, one figure
+    assert features == 'tools/visualize_features.py ran\n'
+    assert re.search(r'Feature distributions of BN and CN: done', proc.stdout)
+    assert f'{tmp_path}/demo/features.png' in proc.stdout
     assert proc.stdout.rstrip().splitlines()[-1].startswith(
         'Demo finished in')
 
