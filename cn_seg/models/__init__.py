@@ -1,4 +1,5 @@
 """Models: the CN norm layer, domain routing, folding and the per-domain loss."""
+from .calibrate import calibrate_bank
 from .convert import convert_cn
 from .fold import fold_cn
 from .losses import DomainWeightedLoss
@@ -9,5 +10,6 @@ from .routing import (DomainRoute, DomainRouted, disable_domain_routing,
 __all__ = [
     'ConsistentNorm', 'BatchConsistentNorm', 'AffineConsistentNorm',
     'DomainRoute', 'DomainRouted', 'domain_routing', 'enable_domain_routing',
-    'disable_domain_routing', 'fold_cn', 'convert_cn', 'DomainWeightedLoss'
+    'disable_domain_routing', 'fold_cn', 'convert_cn', 'calibrate_bank',
+    'DomainWeightedLoss'
 ]
