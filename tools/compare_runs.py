@@ -3,15 +3,17 @@
 Usage: ``python tools/compare_runs.py WORK_DIR [WORK_DIR ...] [--names N ...]
 [--domain cityscapes] [--out DIR]``. Reads each run's final per-class IoU
 (its newest tools/test.py result, else its last validation), prints a
-Markdown table (one row per run, one column per class, mIoU, differences to
-the first run) and writes it to ``OUT/table.md`` with a grouped bar chart
-``OUT/per_class_iou.png``.
+Markdown table with one row per class and a last mIoU row, one column per run
+and one per difference to the first run (``Δ CN vs BN``), and writes it to
+``OUT/table.md`` with a chart ``OUT/per_class_iou.png``: per-class IoU bars
+of every run and, below, each later run's difference to the first. A class
+absent from a run's val set and predictions is ``n/a`` and has no bar.
 """
 import argparse
 import os
 import os.path as osp
 
-from cn_seg.analysis.results_table import bar_chart, markdown_table
+from cn_seg.analysis.results_table import bar_chart, class_table
 from cn_seg.analysis.run_results import read_run
 
 
@@ -41,7 +43,7 @@ def main(argv=None) -> None:
         read_run(work_dir, name, args.domain)
         for work_dir, name in zip(args.work_dirs, names)
     ]
-    table = markdown_table(runs)
+    table = class_table(runs)
     os.makedirs(args.out, exist_ok=True)
     with open(osp.join(args.out, 'table.md'), 'w') as f:
         f.write(table)

@@ -1,7 +1,17 @@
-"""The CN paper's Table 6 layout and a per-class bar chart for several runs."""
+"""Tables and a bar chart of the per-class IoU of several runs.
+
+Two table layouts: :func:`class_table` (classes as rows, one column per run
+and one per difference to the first run; what ``tools/compare_runs.py``
+prints) and :func:`markdown_table` (the CN paper's Table 6 layout: one row
+per run, one column per class). A class absent from a run's val set and
+predictions (NaN) is ``n/a`` in the tables and a missing bar in the chart,
+never 0.
+"""
 import math
 from typing import List, Sequence
 
+from .figures import pyplot, save_figure
+from .markdown import format_table
 from .run_results import RunResult
 
 
@@ -24,6 +34,39 @@ def _fmt(value: float, signed: bool = False) -> str:
     return f'{value:+.2f}' if signed else f'{value:.2f}'
 
 
+def _values(run: RunResult, classes: Sequence[str]) -> List[float]:
+    """The run's IoU of each class, then its mIoU."""
+    return [run.class_iou[c] for c in classes] + [run.miou]
+
+
+def class_table(runs: Sequence[RunResult]) -> str:
+    """Per-class IoU (%) with classes as rows: one column per run, then the
+    difference of each later run to the first.
+
+    Args:
+        runs (Sequence[RunResult]): The runs; the first is the reference.
+
+    Returns:
+        str: A Markdown table of one row per class and a last ``mIoU`` row;
+        columns ``class``, each run's name, ``Δ {run} vs {first}``.
+
+    Raises:
+        ValueError: If there are no runs or their classes differ.
+    """
+    classes = _check_same_classes(runs)
+    first = runs[0]
+    header = ['class'] + [run.name for run in runs] + [
+        f'Δ {run.name} vs {first.name}' for run in runs[1:]]
+    columns = [_values(run, classes) for run in runs]
+    rows = []
+    for i, name in enumerate(classes + ['mIoU']):
+        cells = [name] + [_fmt(column[i]) for column in columns]
+        cells += [_fmt(column[i] - columns[0][i], signed=True)
+                  for column in columns[1:]]
+        rows.append(cells)
+    return format_table(header, rows)
+
+
 def markdown_table(runs: Sequence[RunResult]) -> str:
     """Per-class IoU (%) of each run, mIoU, and differences to the first run.
 
@@ -42,14 +85,11 @@ def markdown_table(runs: Sequence[RunResult]) -> str:
     classes = _check_same_classes(runs)
     first = runs[0]
     header = ['run'] + classes + ['mIoU', f'Δ mIoU vs {first.name}']
-    lines = [
-        '| ' + ' | '.join(header) + ' |',
-        '|' + '---|' + '---:|' * (len(header) - 1),
-    ]
+    rows = []
     for run in runs:
         cells = [run.name] + [_fmt(run.class_iou[c]) for c in classes]
         cells += [_fmt(run.miou), _fmt(run.miou - first.miou, signed=True)]
-        lines.append('| ' + ' | '.join(cells) + ' |')
+        rows.append(cells)
     for run in runs[1:]:
         cells = [f'Δ {run.name} vs {first.name}']
         cells += [
@@ -57,12 +97,76 @@ def markdown_table(runs: Sequence[RunResult]) -> str:
             for c in classes
         ]
         cells += [_fmt(run.miou - first.miou, signed=True), '']
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines) + '\n'
+        rows.append(cells)
+    return format_table(header, rows)
+
+
+def _bars(ax, groups: Sequence[str], series: Sequence[tuple]) -> None:
+    """Grouped bars; a NaN value is no bar and an 'n/a' mark at 0."""
+    import numpy as np
+
+    x = np.arange(len(groups))
+    width = 0.8 / len(series)
+    for i, (label, values, color) in enumerate(series):
+        offsets = x - 0.4 + (i + 0.5) * width
+        ax.bar(offsets, values, width, label=label, color=color)  # NaN: none
+        for offset, value in zip(offsets, values):
+            if math.isnan(value):
+                ax.text(offset, 0, 'n/a', rotation=90, ha='center',
+                        va='bottom', fontsize=6, color=color)
+    ax.set_xticks(x)
+    ax.set_xticklabels(groups, rotation=45, ha='right')
+    ax.grid(axis='y', alpha=0.3)
+
+
+def bar_figure(runs: Sequence[RunResult]):
+    """The per-class IoU (and mIoU) of the runs as a matplotlib figure.
+
+    The top panel groups one bar per run for each class; with more than one
+    run, a second panel shows each later run's difference to the first
+    (positive: better than the first). Classes absent from a run (NaN) have
+    no bar and an 'n/a' mark.
+
+    Args:
+        runs (Sequence[RunResult]): The runs, one bar colour each.
+
+    Returns:
+        matplotlib.figure.Figure: The figure (close it after use).
+    """
+    plt = pyplot()
+
+    classes = _check_same_classes(runs)
+    groups = classes + ['mIoU']
+    colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    colors = [colors[i % len(colors)] for i in range(len(runs))]
+    panels = 2 if len(runs) > 1 else 1
+    fig, axes = plt.subplots(
+        panels, 1, sharex=True, squeeze=False,
+        figsize=(max(8, 0.6 * len(groups)), 4.5 if panels == 1 else 7.5))
+    top = axes[0, 0]
+    _bars(top, groups, [(f'{run.name} ({_fmt(run.miou)} mIoU)',
+                         _values(run, classes), color)
+                        for run, color in zip(runs, colors)])
+    top.set_ylabel('IoU (%)')
+    top.set_ylim(0, 100)
+    top.set_title(f'Per-class IoU on {runs[0].domain}')
+    top.legend(loc='upper right', fontsize='small')
+    if panels == 2:
+        bottom = axes[1, 0]
+        first = _values(runs[0], classes)
+        _bars(bottom, groups, [
+            (f'{run.name} - {runs[0].name}',
+             [v - f for v, f in zip(_values(run, classes), first)], color)
+            for run, color in zip(runs[1:], colors[1:])])
+        bottom.axhline(0, color='black', linewidth=0.8)
+        bottom.set_ylabel(f'Δ IoU vs {runs[0].name} (points)')
+        bottom.legend(loc='upper right', fontsize='small')
+    fig.tight_layout()
+    return fig
 
 
 def bar_chart(runs: Sequence[RunResult], path: str) -> str:
-    """Save a grouped bar chart of per-class IoU (and mIoU) as a PNG.
+    """Save :func:`bar_figure` of the runs as a PNG.
 
     Args:
         runs (Sequence[RunResult]): The runs, one bar colour each.
@@ -71,29 +175,4 @@ def bar_chart(runs: Sequence[RunResult], path: str) -> str:
     Returns:
         str: ``path``.
     """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    classes = _check_same_classes(runs)
-    groups = classes + ['mIoU']
-    x = np.arange(len(groups))
-    width = 0.8 / len(runs)
-    fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(groups)), 4.5))
-    for i, run in enumerate(runs):
-        values = [run.class_iou[c] for c in classes] + [run.miou]
-        values = [0.0 if math.isnan(v) else v for v in values]
-        ax.bar(x - 0.4 + (i + 0.5) * width, values, width,
-               label=f'{run.name} ({run.miou:.2f} mIoU)')
-    ax.set_xticks(x)
-    ax.set_xticklabels(groups, rotation=45, ha='right')
-    ax.set_ylabel('IoU (%)')
-    ax.set_ylim(0, 100)
-    ax.set_title(f'Per-class IoU on {runs[0].domain}')
-    ax.legend(loc='upper right', fontsize='small')
-    ax.grid(axis='y', alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(bar_figure(runs), path)
