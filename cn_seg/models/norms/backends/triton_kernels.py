@@ -127,6 +127,19 @@ def stats_kernel(x_ptr, dom_ptr, N, C, S, sxn, sxc, sxs, mean_ptr, var_ptr,
 
 
 @triton.jit
+def _tile(C, S, BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
+    """The sample ``n``, positions ``ss``, channels ``cs`` and masks of the
+    tile of program ``(n * cdiv(S, BLOCK_S) + s block, c block)``."""
+    pid_ns = tl.program_id(0)
+    num_sb = tl.cdiv(S, BLOCK_S)
+    n = pid_ns // num_sb
+    ss = (pid_ns % num_sb) * BLOCK_S + tl.arange(0, BLOCK_S)
+    cs = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+    cmask = cs < C
+    return n, ss, cs, cmask, cmask[:, None] & (ss < S)[None, :]
+
+
+@triton.jit
 def normalize_kernel(x_ptr, dom_ptr, C, S, sxn, sxc, sxs, y_ptr, syn, syc,
                      sys, mean_ptr, invstd_ptr, samples_ptr, T, w_ptr, b_ptr,
                      nbt_ptr, M,
@@ -140,14 +153,7 @@ def normalize_kernel(x_ptr, dom_ptr, C, S, sxn, sxc, sxs, y_ptr, syn, syc,
     ``num_batches_tracked`` of each bank with samples (row 0 counts every
     present domain if ``SHARED``).
     """
-    pid_ns = tl.program_id(0)
-    pid_c = tl.program_id(1)
-    num_sb = tl.cdiv(S, BLOCK_S)
-    n = pid_ns // num_sb
-    ss = (pid_ns % num_sb) * BLOCK_S + tl.arange(0, BLOCK_S)
-    cs = pid_c * BLOCK_C + tl.arange(0, BLOCK_C)
-    cmask = cs < C
-    mask = cmask[:, None] & (ss < S)[None, :]
+    n, ss, cs, cmask, mask = _tile(C, S, BLOCK_C, BLOCK_S)
     d = tl.load(dom_ptr + n)
     row = d * C + cs
     mean = tl.load(mean_ptr + row, mask=cmask, other=0.0).to(ACC)
@@ -165,7 +171,7 @@ def normalize_kernel(x_ptr, dom_ptr, C, S, sxn, sxc, sxs, y_ptr, syn, syc,
              mask=mask)
     if COUNT_BATCH:
         rows = tl.arange(0, T_BLOCK)
-        first = ((rows * 0 + pid_ns + pid_c) == 0)
+        first = ((rows * 0 + tl.program_id(0) + tl.program_id(1)) == 0)
         samples = tl.load(samples_ptr + rows, mask=rows < T, other=0.0)
         if SHARED:
             old = tl.load(nbt_ptr + rows * 0, mask=first & (rows == 0), other=0)
@@ -238,14 +244,7 @@ def grad_input_kernel(dy_ptr, sdn, sdc, sds, x_ptr, sxn, sxc, sxs, dom_ptr, C,
     ``a = w * invstd``, ``b = -a * invstd * sum(dy * x_hat) / n`` and ``d =
     -a * sum(dy) / n`` (``sums`` and ``count`` over all processes when
     synchronized)."""
-    pid_ns = tl.program_id(0)
-    pid_c = tl.program_id(1)
-    num_sb = tl.cdiv(S, BLOCK_S)
-    n = pid_ns // num_sb
-    ss = (pid_ns % num_sb) * BLOCK_S + tl.arange(0, BLOCK_S)
-    cs = pid_c * BLOCK_C + tl.arange(0, BLOCK_C)
-    cmask = cs < C
-    mask = cmask[:, None] & (ss < S)[None, :]
+    n, ss, cs, cmask, mask = _tile(C, S, BLOCK_C, BLOCK_S)
     d = tl.load(dom_ptr + n)
     row = d * C + cs
     mean = tl.load(mean_ptr + row, mask=cmask, other=0.0).to(ACC)

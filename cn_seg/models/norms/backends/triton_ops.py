@@ -1,0 +1,208 @@
+"""The Triton kernels of per-domain batch norm as torch custom ops.
+
+A training forward plus backward of one CN layer costs eight dispatches,
+for any number of domains and any order of the samples: the output, the
+statistics, :func:`~triton_kernels.stats_kernel`,
+:func:`~triton_kernels.normalize_kernel`; the input gradient, one buffer
+for the gradient sums and parameter gradients,
+:func:`~triton_kernels.grad_sums_kernel`,
+:func:`~triton_kernels.grad_input_kernel`. Nothing is read back to the host.
+Each op (``torch.library.triton_op``, so ``torch.compile`` sees it as one
+op) lays the tensors out and launches one kernel of :mod:`triton_kernels`;
+:class:`~triton_backend.TritonBackend` composes them. The ops exist only
+where triton imports (``triton`` is None otherwise).
+"""
+import struct
+from typing import Optional, Tuple
+
+import torch
+
+from .common import acc_dtype
+
+try:
+    import triton
+    import triton.language as tl
+
+    from . import triton_kernels as K
+except ImportError:  # pragma: no cover - triton is optional
+    triton = None
+
+#: The input dtypes the kernels take.
+DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _layout(t: torch.Tensor):
+    """``(t, (stride_n, stride_c, stride_s))`` reading ``t`` as (N, C, S).
+
+    Contiguous and channels_last tensors are read in place; any other
+    layout is copied to contiguous first.
+    """
+    c = t.shape[1]
+    s = t[0, 0].numel() if t.shape[0] and c else \
+        int(torch.Size(t.shape[2:]).numel())
+    if t.dim() > 2 and not t.is_contiguous() and t.stride(1) == 1 and \
+            all(t.stride(i) == c * int(torch.Size(t.shape[i + 1:]).numel())
+                for i in range(2, t.dim())) and t.stride(0) == c * s:
+        return t, (c * s, 1, c)  # channels_last (2D or 3D)
+    t = t.contiguous()
+    return t, (c * s, s, 1)
+
+
+def _blocks(c: int, s: int, strides) -> Tuple[int, int]:
+    """``(BLOCK_C, BLOCK_S)``: tiles coalesced along the unit stride."""
+    if strides[2] == 1:
+        block_s = min(triton.next_power_of_2(max(s, 1)), 1024)
+        return max(1, min(triton.next_power_of_2(c), 1024 // block_s)), \
+            block_s
+    block_c = min(triton.next_power_of_2(c), 32)
+    return block_c, max(1, min(triton.next_power_of_2(max(s, 1)),
+                               1024 // block_c))
+
+
+def _acc(dtype: torch.dtype):
+    return tl.float64 if acc_dtype(dtype) == torch.float64 else tl.float32
+
+
+def _hi_lo(value: float) -> Tuple[float, float]:
+    """``value`` as two float32 numbers whose sum is it to float64 precision
+    (a kernel receives float scalars as float32)."""
+    hi = _float32(value)
+    return hi, _float32(value - hi)
+
+
+def _float32(value: float) -> float:
+    """``value`` rounded to float32 (without a tensor op)."""
+    return struct.unpack('f', struct.pack('f', value))[0]
+
+
+def _t_block(t: int) -> int:
+    return max(2, triton.next_power_of_2(t))
+
+
+if triton is not None:
+
+    @torch.library.triton_op(
+        'cn_seg::triton_bn_stats',
+        mutates_args={'running_mean', 'running_var'})
+    def triton_bn_stats(x: torch.Tensor, domain: torch.Tensor,
+                        num_domains: int, running_mean: Optional[torch.Tensor],
+                        running_var: Optional[torch.Tensor],
+                        num_batches_tracked: Optional[torch.Tensor],
+                        order: torch.Tensor, momentum: float,
+                        momentum_none: bool, eps: float, update: bool,
+                        shared: bool) -> torch.Tensor:
+        """Statistics ``[mean | var | invstd | count | samples]`` (flat)."""
+        x, strides = _layout(x)
+        n, c = x.shape[:2]
+        s = x[0, 0].numel() if n and c else 0
+        t = num_domains
+        stats = torch.empty(3 * t * c + 2 * t, dtype=acc_dtype(x.dtype),
+                            device=x.device)
+        mean, var, invstd = stats[:3 * t * c].view(3, t, c).unbind()
+        count, samples = stats[3 * t * c:].view(2, t).unbind()
+        block_c, block_s = _blocks(c, s, strides)
+        torch.library.wrap_triton(K.stats_kernel)[(triton.cdiv(c, block_c),
+                                                   )](
+            x, domain, n, c, s, *strides, mean, var, invstd, count, samples,
+            t, running_mean, running_var, num_batches_tracked, order,
+            order.numel(), *_hi_lo(momentum), eps, UPDATE=update,
+            HAS_NBT=num_batches_tracked is not None,
+            MOMENTUM_NONE=momentum_none, SHARED=shared, ACC=_acc(x.dtype),
+            T_BLOCK=_t_block(t), BLOCK_C=block_c, BLOCK_S=block_s)
+        return stats
+
+    @torch.library.triton_op('cn_seg::triton_bn_normalize',
+                             mutates_args={'num_batches_tracked'})
+    def triton_bn_normalize(x: torch.Tensor, domain: torch.Tensor,
+                            mean: torch.Tensor, invstd: torch.Tensor,
+                            samples: torch.Tensor,
+                            weight: Optional[torch.Tensor],
+                            bias: Optional[torch.Tensor],
+                            num_batches_tracked: Optional[torch.Tensor],
+                            num_present: int, shared: bool) -> torch.Tensor:
+        """``(x - mean[k]) * invstd[k] * w[k] + b[k]``; counts the batch in
+        ``num_batches_tracked`` when given."""
+        x, strides = _layout(x)
+        y = torch.empty_like(x)
+        n, c = x.shape[:2]
+        s = x[0, 0].numel() if n and c else 0
+        _, y_strides = _layout(y)
+        t = mean.shape[0]
+        block_c, block_s = _blocks(c, s, strides)
+        grid = (n * triton.cdiv(s, block_s), triton.cdiv(c, block_c))
+        if grid[0] == 0 or grid[1] == 0:  # nothing to normalize
+            if num_batches_tracked is not None and n:
+                num_batches_tracked.add_(
+                    num_present if shared else
+                    (samples > 0).to(num_batches_tracked.dtype))
+            return y
+        torch.library.wrap_triton(K.normalize_kernel)[grid](
+            x, domain, c, s, *strides, y, *y_strides, mean, invstd, samples,
+            t, weight, bias, num_batches_tracked, num_present,
+            HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None,
+            COUNT_BATCH=num_batches_tracked is not None, SHARED=shared,
+            ACC=_acc(x.dtype), T_BLOCK=_t_block(t), BLOCK_C=block_c,
+            BLOCK_S=block_s)
+        return y
+
+    @torch.library.triton_op('cn_seg::triton_bn_grad_sums', mutates_args=())
+    def triton_bn_grad_sums(grad_out: torch.Tensor, x: torch.Tensor,
+                            domain: torch.Tensor, mean: torch.Tensor,
+                            invstd: torch.Tensor,
+                            param_dtype: Optional[torch.dtype]
+                            ) -> torch.Tensor:
+        """One byte buffer: the sums ``(t, 2C)`` in the statistics' dtype,
+        then (with ``param_dtype``) the weight and bias gradients."""
+        x, x_strides = _layout(x)
+        grad_out, dy_strides = _layout(grad_out)
+        n, c = x.shape[:2]
+        s = x[0, 0].numel() if n and c else 0
+        t = mean.shape[0]
+        sums_bytes = t * 2 * c * mean.element_size()
+        grad_bytes = 0 if param_dtype is None else t * c * param_dtype.itemsize
+        buf = torch.empty(sums_bytes + 2 * grad_bytes, dtype=torch.uint8,
+                          device=x.device)
+        sums = buf[:sums_bytes].view(mean.dtype)
+        gw = gb = None
+        if param_dtype is not None:
+            gw = buf[sums_bytes:sums_bytes + grad_bytes].view(param_dtype)
+            gb = buf[sums_bytes + grad_bytes:].view(param_dtype)
+        block_c, block_s = _blocks(c, s, x_strides)
+        torch.library.wrap_triton(K.grad_sums_kernel)[(triton.cdiv(
+            c, block_c), )](
+                grad_out, *dy_strides, x, *x_strides, domain, n, c, s, mean,
+                invstd, t, sums, gw, gb, GRADS=param_dtype is not None,
+                ACC=_acc(x.dtype), T_BLOCK=_t_block(t), BLOCK_C=block_c,
+                BLOCK_S=block_s)
+        return buf
+
+    @torch.library.triton_op('cn_seg::triton_bn_grad_input',
+                             mutates_args=())
+    def triton_bn_grad_input(grad_out: torch.Tensor, x: torch.Tensor,
+                             domain: torch.Tensor, mean: torch.Tensor,
+                             invstd: torch.Tensor, sums: torch.Tensor,
+                             count: torch.Tensor,
+                             weight: Optional[torch.Tensor]) -> torch.Tensor:
+        """The input gradient from the (possibly all-reduced) sums."""
+        x, x_strides = _layout(x)
+        grad_out, dy_strides = _layout(grad_out)
+        grad_x = torch.empty_like(x)
+        _, gx_strides = _layout(grad_x)
+        n, c = x.shape[:2]
+        s = x[0, 0].numel() if n and c else 0
+        block_c, block_s = _blocks(c, s, x_strides)
+        grid = (n * triton.cdiv(s, block_s), triton.cdiv(c, block_c))
+        if grid[0] == 0 or grid[1] == 0:
+            return grad_x
+        torch.library.wrap_triton(K.grad_input_kernel)[grid](
+            grad_out, *dy_strides, x, *x_strides, domain, c, s, grad_x,
+            *gx_strides, mean, invstd, sums, count, weight,
+            HAS_WEIGHT=weight is not None, ACC=_acc(x.dtype), BLOCK_C=block_c,
+            BLOCK_S=block_s)
+        return grad_x
+
+
+def interpreted() -> bool:
+    """Whether the kernels were built for Triton's interpreter (CPU)."""
+    from triton.runtime.interpreter import InterpretedFunction
+    return isinstance(K.stats_kernel, InterpretedFunction)
