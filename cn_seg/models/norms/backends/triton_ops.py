@@ -1,16 +1,10 @@
 """The Triton kernels of per-domain batch norm as torch custom ops.
 
-A training forward plus backward of one CN layer costs eight dispatches,
-for any number of domains and any order of the samples: the output, the
-statistics, :func:`~triton_kernels.stats_kernel`,
-:func:`~triton_kernels.normalize_kernel`; the input gradient, one buffer
-for the gradient sums and parameter gradients,
-:func:`~triton_kernels.grad_sums_kernel`,
-:func:`~triton_kernels.grad_input_kernel`. Nothing is read back to the host.
-Each op (``torch.library.triton_op``, so ``torch.compile`` sees it as one
-op) lays the tensors out and launches one kernel of :mod:`triton_kernels`;
-:class:`~triton_backend.TritonBackend` composes them. The ops exist only
-where triton imports (``triton`` is None otherwise).
+Each op (``torch.library.triton_op``, so ``torch.compile`` sees one op)
+lays the tensors out and launches one kernel of :mod:`triton_kernels`;
+:class:`~triton_backend.TritonBackend` composes them into a training
+step. The ops exist only where triton imports (``triton`` is None
+otherwise).
 """
 import struct
 from typing import Optional, Tuple
