@@ -5,9 +5,11 @@ Adaptation", the CN paper's reference [10]) re-estimates BN statistics on the
 target domain's frames; with CN the estimate goes into the target domain's
 own bank, and the banks of the other domains stay as they are.
 """
+import logging
 from typing import Any, Iterable, List, Optional
 
 import torch
+from mmengine.logging import print_log
 from torch import nn
 
 from .norms import BatchConsistentNorm, ConsistentNorm
@@ -49,6 +51,20 @@ def _check(model: nn.Module, bank: int,
     return stats
 
 
+def _keep_unreached(layers: List[BatchConsistentNorm], bank: int,
+                    saved: dict) -> None:
+    """Give layers no batch reached their statistics back, and say so."""
+    for m in layers:
+        for t in (m.running_mean, m.running_var, m.num_batches_tracked):
+            t[bank] = saved[id(t)][bank]
+    if layers:
+        print_log(
+            f'calibrate_bank: {len(layers)} CN layers got no input (e.g. an '
+            'auxiliary head, which runs in training only); they keep bank '
+            f"{bank}'s statistics as they were.", logger='current',
+            level=logging.WARNING)
+
+
 def _call(model: nn.Module, batch: Any) -> Any:
     if isinstance(batch, dict):
         return model(**batch)
@@ -71,7 +87,9 @@ def calibrate_bank(model: nn.Module, batches: Iterable, bank: int,
     running statistics). No gradient is computed and nothing else changes:
     the other banks, every parameter (except as ``from_bank`` says) and
     every other buffer stay as they were, and the train/eval mode of every
-    module is restored. If anything fails the model is left as it was.
+    module is restored. Layers that no batch reaches (an mmseg auxiliary
+    head in ``mode='tensor'``) keep bank ``bank``'s statistics, with a
+    warning. If anything fails the model is left as it was.
     Works for any model with CN layers, e.g. a plain BN model converted with
     :func:`cn_seg.convert_cn`, so that a model trained on one domain gets a
     bank for another.
@@ -111,8 +129,11 @@ def calibrate_bank(model: nn.Module, batches: Iterable, bank: int,
         m.num_batches_tracked) if t is not None}
     modes = [(m, m.training) for m in model.modules()]
     momenta = [(m, m.momentum) for m in stats]
+    reached = set()
+
     def route(layer, args):  # per input, whatever the batch's structure
         layer.set_route(uniform_route(bank, args[0].shape[0]))
+        reached.add(layer)
 
     hooks = [m.register_forward_pre_hook(route) for m in layers]
     routes = [(m, m.route) for m in layers]
@@ -141,6 +162,7 @@ def calibrate_bank(model: nn.Module, batches: Iterable, bank: int,
         if num_batches == 0:
             raise ValueError('calibrate_bank: got no batches; give it at '
                              'least one batch of unlabeled frames.')
+        _keep_unreached([m for m in stats if m not in reached], bank, saved)
     except BaseException:
         for m in layers:
             for t in (m.weight, m.bias, m.running_mean, m.running_var,

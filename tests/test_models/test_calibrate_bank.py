@@ -181,3 +181,17 @@ def test_bad_inputs_are_clear_errors_and_change_nothing():
         assert torch.equal(value, before[key]), key
     assert all(m.route is None for m in model.modules()
                if isinstance(m, ConsistentNorm))
+
+
+def test_layers_no_batch_reaches_keep_their_statistics():
+    """An mmseg auxiliary head does not run in mode='tensor': such a layer
+    keeps bank ``bank``'s statistics instead of being reset."""
+    model = cn_model()
+    model.unused = cn_seg.convert_cn(nn.BatchNorm2d(4).double(), 3)
+    with torch.no_grad():
+        model.unused.running_mean.uniform_()
+    before = copy.deepcopy(model.unused.state_dict())
+    cn_seg.calibrate_bank(model, frames(), 1)
+    for key, value in model.unused.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert int(model.body[1].num_batches_tracked[1]) == 3
