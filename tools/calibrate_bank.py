@@ -1,0 +1,198 @@
+"""Fill a CN bank's statistics from a folder of unlabeled frames.
+
+Usage: ``python tools/calibrate_bank.py CONFIG CKPT --images DIR --bank K
+[--from-bank J] [--num-images N] [--batch-size B] --out CKPT
+[--cfg-options K=V ...]``.
+
+The frames under ``DIR`` (recursively, common image suffixes, sorted by
+path; ``--num-images N`` takes N of them spread evenly over that order, so
+a folder of video sequences is covered from start to end) run through the
+config's test pipeline without its ``LoadAnnotations`` (no labels needed)
+and the model's data preprocessor, and :func:`cn_seg.calibrate_bank`
+estimates bank K's running statistics from them (a cumulative average over
+the batches, as BN with ``momentum=None``; with ``--from-bank J`` bank K's
+affine parameters are copied from bank J first). The test pipeline is that
+of the test dataset routed to bank K when the test set is a
+``MultiDomainDataset``, else the test dataset's, else ``test_pipeline``.
+The checkpoint with the new bank is written to ``--out`` (``state_dict`` and
+``meta``, with ``meta['cn_seg_calibration']`` saying what was calibrated
+from what; optimizer and resume state are not carried over); the input
+checkpoint is never written.
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import sys
+import time
+from typing import Iterator, List, Optional
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.logging import print_log
+from mmengine.registry import init_default_scope
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
+from mmengine.utils import ProgressBar
+
+import cn_seg  # noqa: F401  (registers CN; safe checkpoint loading)
+from cn_seg.deploy.fold_checkpoint import _build
+from cn_seg.engine.norm_state import check_norm_state, checkpoint_state_dict
+
+SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+_ANNOTATIONS = ('LoadAnnotations', 'LoadDepthAnnotation')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Estimate the running statistics of one CN bank from '
+        'unlabeled frames (AdaBN for one domain) and write a new checkpoint.')
+    parser.add_argument('config', help='the CN model config file')
+    parser.add_argument('checkpoint', help='the checkpoint to start from')
+    parser.add_argument('--images', required=True,
+                        help='folder of the frames (searched recursively)')
+    parser.add_argument('--bank', type=int, required=True,
+                        help='the bank to calibrate')
+    parser.add_argument(
+        '--from-bank', type=int, default=None,
+        help="copy this bank's affine parameters into --bank first")
+    parser.add_argument(
+        '--num-images', type=int, default=None,
+        help='use N frames spread evenly over the sorted list (default all)')
+    parser.add_argument('--batch-size', type=int, default=8,
+                        help='frames per batch (default 8; at least 2)')
+    parser.add_argument('--out', required=True,
+                        help='the checkpoint to write (not CKPT)')
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+        help='device to run on (default cuda if available, else cpu)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file')
+    return parser.parse_args(argv)
+
+
+def find_images(folder: str, num_images: Optional[int] = None) -> List[str]:
+    """The frames under ``folder``, sorted; ``num_images`` spread evenly."""
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'--images {folder} is not a folder.')
+    paths = sorted(
+        osp.join(root, name) for root, _, names in os.walk(folder)
+        for name in names if name.lower().endswith(SUFFIXES))
+    if not paths:
+        raise ValueError(f'No images found under {folder} (searched '
+                         f'recursively for {", ".join(SUFFIXES)}).')
+    if num_images is None or num_images >= len(paths):
+        return paths
+    if num_images < 1:
+        raise ValueError(f'--num-images {num_images}: give at least 1.')
+    step = len(paths) / num_images
+    return [paths[int(i * step)] for i in range(num_images)]
+
+
+def test_pipeline(cfg: Config, bank: int) -> list:
+    """The config's test pipeline for bank ``bank``'s frames, no labels."""
+    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    pipeline = None
+    if dataset.get('type') == 'MultiDomainDataset':
+        datasets = dataset['datasets']
+        indices = dataset.get('domain_indices') or range(len(datasets))
+        routed = [d for d, k in zip(datasets, indices) if k == bank]
+        if routed:
+            pipeline = routed[0].get('pipeline')
+    pipeline = pipeline or dataset.get('pipeline') or cfg.get('test_pipeline')
+    if not pipeline:
+        raise ValueError('The config has no test pipeline (neither '
+                         'test_dataloader.dataset.pipeline nor test_pipeline)'
+                         ': add one, e.g. LoadImageFromFile, Resize, '
+                         'PackSegInputs.')
+    return [copy.deepcopy(t) for t in pipeline
+            if t.get('type') not in _ANNOTATIONS]
+
+
+def batches_of(paths: List[str], batch_size: int) -> List[List[str]]:
+    """Batches of ``batch_size``; a last batch of one frame joins the one
+    before (BN refuses one value per channel, e.g. after image pooling)."""
+    if batch_size < 2:
+        raise ValueError(f'--batch-size {batch_size}: give at least 2 (a '
+                         'batch of one frame has no statistics after global '
+                         'pooling layers such as ASPP image pooling).')
+    out = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
+    if len(out) > 1 and len(out[-1]) == 1:
+        last = out.pop()
+        out[-1] += last
+    return out
+
+
+def model_batches(model, pipeline: Compose, batches: List[List[str]],
+                  progress: ProgressBar) -> Iterator[dict]:
+    """What the segmentor's forward takes: ``dict(inputs, mode='tensor')``."""
+    for paths in batches:
+        samples = []
+        for path in paths:
+            try:
+                samples.append(pipeline(dict(img_path=path)))
+            except Exception as error:
+                raise ValueError(f'Cannot read image {path}: {error}') \
+                    from error
+        data = model.data_preprocessor(pseudo_collate(samples), False)
+        yield dict(inputs=data['inputs'], mode='tensor')
+        progress.update(len(paths))
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    for path in (args.config, args.checkpoint):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path} does not exist.')
+    if osp.realpath(args.out) == osp.realpath(args.checkpoint):
+        raise ValueError(f'--out {args.out} is the input checkpoint; write '
+                         'the calibrated model to another file.')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    paths = find_images(args.images, args.num_images)
+    batches = batches_of(paths, args.batch_size)
+    pipeline = Compose(test_pipeline(cfg, args.bank))
+
+    model = _build(cfg)
+    source = _load_checkpoint(args.checkpoint, map_location='cpu')
+    check_norm_state(model, checkpoint_state_dict(source),
+                     source=f'Checkpoint {args.checkpoint}')
+    _load_checkpoint_to_model(model, source)
+    model.to(args.device).eval()
+
+    print_log(f'Calibrating bank {args.bank}'
+              + ('' if args.from_bank is None else
+                 f' (affine parameters from bank {args.from_bank})')
+              + f' from {len(paths)} images under {args.images} in '
+              f'{len(batches)} batches', logger='current')
+    start = time.time()
+    progress = ProgressBar(len(paths), file=sys.stdout)  # the current one
+    num_batches = cn_seg.calibrate_bank(
+        model, model_batches(model, pipeline, batches, progress), args.bank,
+        from_bank=args.from_bank)
+    print()
+
+    meta = copy.deepcopy(source.get('meta') or {})
+    meta.setdefault('cn_seg_calibration', []).append(dict(
+        checkpoint=osp.abspath(args.checkpoint), bank=args.bank,
+        from_bank=args.from_bank, images=osp.abspath(args.images),
+        num_images=len(paths), num_batches=num_batches,
+        batch_size=args.batch_size, first_image=paths[0],
+        last_image=paths[-1]))
+    state_dict = {k: v.cpu() for k, v in model.state_dict().items()}
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    partial = f'{args.out}.partial'
+    torch.save(dict(meta=meta, state_dict=state_dict), partial)
+    os.replace(partial, args.out)  # a killed run leaves no half file at --out
+    print_log(f'Bank {args.bank} calibrated from {len(paths)} images '
+              f'({num_batches} batches, {time.time() - start:.1f} s); '
+              f'written to {args.out}', logger='current')
+
+
+if __name__ == '__main__':
+    main()
