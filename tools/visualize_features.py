@@ -44,6 +44,7 @@ from cn_seg.analysis.feature_distributions import (collect_features,
 from cn_seg.analysis.feature_statistics import (domain_distances,
                                                 own_statistics_reference,
                                                 statistics_tables)
+from cn_seg.engine import load_checked_checkpoint
 from cn_seg.models import ConsistentNorm
 
 
@@ -128,8 +129,12 @@ def main(argv=None) -> None:
     panels, titles, references, readings = {}, {}, {}, []
     for name, config, checkpoint in args.models:
         print(f'\n{name}: {config}, {checkpoint}')
-        model = init_model(config, checkpoint, device=args.device,
-                           cfg_options=args.cfg_options).eval()
+        model = init_model(config, None, device='cpu',
+                           cfg_options=args.cfg_options)
+        # Refuses a checkpoint whose norm state does not fit the config
+        # (mmengine would leave those layers at their initial state).
+        load_checked_checkpoint(model, checkpoint)
+        model = model.to(args.device).eval()
         init_default_scope(model.cfg.get('default_scope', 'mmseg'))
         dataset = DATASETS.build(model.cfg[f'{args.split}_dataloader']
                                  ['dataset'])

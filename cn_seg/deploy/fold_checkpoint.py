@@ -7,11 +7,9 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import (_load_checkpoint,
-                                        _load_checkpoint_to_model)
 from mmseg.registry import MODELS
 
-from ..engine.norm_state import check_norm_state, checkpoint_state_dict
+from ..engine.norm_state import load_checked_checkpoint
 from ..models import ConsistentNorm, fold_cn
 from .deploy_config import deploy_config
 
@@ -59,10 +57,7 @@ def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
     if num_cn == 0:
         raise ValueError(f'{config} builds a model without CN layers: there '
                          'is nothing to fold; deploy it as it is.')
-    source = _load_checkpoint(checkpoint, map_location='cpu')
-    check_norm_state(model, checkpoint_state_dict(source),
-                     source=f'Checkpoint {checkpoint}')
-    _load_checkpoint_to_model(model, source)
+    source = load_checked_checkpoint(model, checkpoint)
     model = fold_cn(model, domain).eval()
 
     plain_cfg = deploy_config(cfg, domain)

@@ -12,7 +12,8 @@ check_torch_version()
 
 from .hooks import (AtomicCheckpointHook, DomainRoutingHook,  # noqa: E402
                     NormStateCheckHook, RandomStateHook)
-from .norm_state import check_norm_state, checkpoint_state_dict  # noqa: E402
+from .norm_state import (check_norm_state, checkpoint_state_dict,  # noqa: E402
+                         load_checked_checkpoint)
 from .safe_schemes import guard_checkpoint_schemes  # noqa: E402
 
 register_checkpoint_safe_globals()
@@ -21,6 +22,7 @@ guard_checkpoint_schemes()
 __all__ = [
     'AtomicCheckpointHook', 'DomainRoutingHook', 'NormStateCheckHook',
     'RandomStateHook', 'check_norm_state', 'checkpoint_state_dict',
+    'load_checked_checkpoint',
     'checkpoint_safe_globals', 'check_torch_version',
     'guard_checkpoint_schemes', 'register_checkpoint_safe_globals'
 ]

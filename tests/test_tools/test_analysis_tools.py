@@ -148,3 +148,7 @@ def test_visualize_refuses_bad_layers_and_arguments(checkpoints,
             main(argv + ['--out', out])
         assert message.replace('\\', '') in capsys.readouterr().err
     assert not osp.exists(out)
+    # A CN checkpoint into the BN config would draw untrained norm layers.
+    with pytest.raises(ValueError, match='does not fit the normalization'):
+        main([DEMO_BN, str(ckpt['cn']), '--out', out])
+    assert not osp.exists(out)
