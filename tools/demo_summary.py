@@ -122,10 +122,8 @@ def bn_vs_cn(bn_dir: str, cn_dir: str, domains: List[str]) -> str:
     if max(abs(d) for d in deltas) <= NOISE:
         text.append(
             'NOISE: after 400 iterations BN and CN are equal within noise '
-            f'(|CN - BN| <= {NOISE:.0f} points, what seeds alone explain; '
-            'earlier runs of this demo gave BN 28.29 / CN 29.12 and BN '
-            '29.77 / CN 28.34 on cityscapes val). This comparison shows the '
-            "machinery, not the paper's effect.")
+            f'(|CN - BN| <= {NOISE:.0f} points, what seeds alone explain). '
+            "This comparison shows the machinery, not the paper's effect.")
     else:
         text.append(
             'NOISE, probably: one 400-iteration run per model; differences '
