@@ -3,7 +3,7 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
-from mmseg.registry import MODELS
+from mmseg.registry import METRICS, MODELS
 
 from cn_seg.deploy import deploy_config
 
@@ -126,3 +126,36 @@ def test_transform_domains_keep_the_bank_view():
         pipeline=[dict(type='Resize', scale=(128, 64)),
                   dict(type='PackSegInputs')])
     assert plain.test_pipeline == plain.test_dataloader.dataset.pipeline
+
+
+def test_several_sets_of_the_bank_make_one_plain_concat_dataset():
+    """Two views of bank 0 among three: a ConcatDataset of the two, once."""
+
+    def view(scale, bank):
+        return dict(type='GTA5Dataset', pipeline=[
+            dict(type='Resize', scale=scale),
+            dict(type='SetDomain', domain_idx=bank)
+        ])
+
+    cfg = Config(
+        dict(test_dataloader=dict(dataset=dict(
+            type='ConcatDataset',
+            datasets=[view((64, 32), 0), view((32, 16), 1),
+                      view((16, 8), 0)]))))
+    dataset = deploy_config(cfg, domain=0).test_dataloader.dataset
+    assert dataset.type == 'ConcatDataset'
+    assert [d.type for d in dataset.datasets] == ['BaseSegDataset'] * 2
+    assert [d.pipeline for d in dataset.datasets] == [
+        [dict(type='Resize', scale=(64, 32))],
+        [dict(type='Resize', scale=(16, 8))]]
+
+
+def test_metric_leaves_the_arguments_iou_metric_lacks():
+    cfg = Config(
+        dict(test_evaluator=dict(
+            type='MultiDomainIoUMetric', iou_metrics=['mIoU', 'mDice'],
+            mean_over_domains=['cityscapes'],
+            class_subsets=dict(synthia16=['road']))))
+    evaluator = deploy_config(cfg).test_evaluator
+    assert evaluator == dict(type='IoUMetric', iou_metrics=['mIoU', 'mDice'])
+    METRICS.build(evaluator)
