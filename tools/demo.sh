@@ -17,7 +17,7 @@ WORK_DIR=${WORK_DIR:-work_dirs/demo}
 LOGS=$WORK_DIR/logs
 BN_CONFIG=configs/demo/deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py
 CN_CONFIG=configs/demo/cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py
-MATRIX_CONFIG=configs/table6/cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128_bank-matrix.py
+MATRIX_CONFIG=configs/demo/cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128_bank-matrix.py
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 # Idle OpenMP threads sleep instead of spinning: on a busy machine spinning
 # threads made training steps 5x slower (0.19 s vs 1.17 s, load 6 on 2 cores).

@@ -7,7 +7,7 @@ of each work dir and prints two tables:
 - CN's bank x domain matrix: every val set evaluated with every bank (the
   CONFIG's ``MultiDomainDataset`` repeats the val sets with other
   ``domain_indices``, e.g.
-  ``configs/table6/cn_..._bank-matrix.py``). Each val set scoring lower
+  ``configs/demo/cn_..._bank-matrix.py``). Each val set scoring lower
   with the other domain's bank shows that the banks learned different
   statistics, which is what CN does; it is a large, robust effect.
 - BN vs CN on each domain (CN with each domain's own bank). After the demo's
@@ -129,7 +129,7 @@ def bn_vs_cn(bn_dir: str, cn_dir: str, domains: List[str]) -> str:
             'NOISE, probably: one 400-iteration run per model; differences '
             f'of up to {NOISE:.0f} points come from the seed alone. Measure '
             'over seeds before reading anything into it '
-            '(python benchmarks/reproduce_table6.py --seeds 3).')
+            '(python tools/experiments/reproduce_table6.py --seeds 3).')
     return '\n'.join(text)
 
 

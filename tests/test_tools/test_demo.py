@@ -18,7 +18,7 @@ import pytest
 from .tiny_demo import REPO, TOOLS
 
 MATRIX = osp.join(
-    REPO, 'configs', 'table6',
+    REPO, 'configs', 'demo',
     'cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128_bank-matrix.py')
 # Stands in for Python: each tool's output as mmengine and the tools print
 # it; the training prints its progress over 2 s.

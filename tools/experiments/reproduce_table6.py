@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/reproduce_table6.py [--seeds 3] [--iters 1000]
+    python tools/experiments/reproduce_table6.py [--seeds 3] [--iters 1000]
         [--out DIR] [--quick] [--data data/synthetic]
         [--experiment table6|multiscale]
 
@@ -10,13 +10,16 @@ Usage::
 config run by mmengine's Runner in this process, and evaluates them on the
 real (Cityscapes-like) domain's val set:
 
-1. BN, real domain only (``configs/table6/deeplabv3_...synthetic-cs-...``);
+1. BN, real domain only
+   (``configs/experiments/table6/deeplabv3_...synthetic-cs-...``);
 2. BN, both domains in mixed batches, one shared set of statistics (the demo
    BN config: what a plain mmseg ``ConcatDataset`` run does);
 3. per-domain batch statistics, one shared set of parameters and running
-   statistics (``configs/table6/cn-shared_...``: Algorithm 1 without banks);
+   statistics (``configs/experiments/table6/cn-shared_...``: Algorithm 1
+   without banks);
 4. CN, both domains (the demo CN config, validated with every bank on every
-   domain: ``configs/table6/cn_..._bank-matrix.py``).
+   domain: ``configs/demo/cn_..._bank-matrix.py``, which ``make demo``
+   tests too).
 
 ``multiscale`` compares the transform-domain example configs
 (``configs/demo/*multiscale*``): BN and CN trained on two views of each real
@@ -31,8 +34,8 @@ domain matrix of variant 4), ``OUT/per_class_iou.png``, ``OUT/results.json``
 are generated and converted with the real tools if ``--data`` has none.
 Each run takes the variant's schedule (PolyLR) stretched to ``--iters``.
 Measured on 2 cores: 100 to 150 s per run of 1000 iterations; the default
-(4 variants x 3 seeds) took 25.8 minutes (README.md); other processes on the
-machine slow it down several times (``OMP_WAIT_POLICY=PASSIVE`` limits that,
+(4 variants x 3 seeds) took 25.8 minutes (``benchmarks/results/table6.md``);
+other processes on the machine slow it down several times (``OMP_WAIT_POLICY=PASSIVE`` limits that,
 as ``make test`` does). ``--quick`` (2 seeds, one iteration, no
 dataloader workers, no checkpoints) checks the whole path in under a minute
 on idle cores; its numbers mean nothing.
@@ -51,21 +54,21 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 import cn_seg  # noqa: F401  (registers CN, datasets, hooks; safe resume)
+from cn_seg.analysis.results_table import bar_chart, markdown_table
+from cn_seg.analysis.run_results import RunResult, read_run
 from cn_seg.datasets.converters import cityscapes, gta5
 from cn_seg.datasets.synthetic import make_synthetic_domains
-from cn_seg.analysis.results_table import bar_chart, markdown_table
 from cn_seg.engine.run_config import build_runner
-from cn_seg.analysis.run_results import RunResult, read_run
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from seed_tables import (bank_matrix, mean_run, miou_by_domain,  # noqa: E402
+# The module beside this script (its folder is on sys.path when it runs).
+from seed_tables import (bank_matrix, mean_run, miou_by_domain,
                          per_class_spread)
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The data root the configs name; runs read ``--data`` instead.
 CONFIG_DATA = 'data/synthetic/'
 DEMO = 'configs/demo/'
-TABLE6 = 'configs/table6/'
+TABLE6 = 'configs/experiments/table6/'
 MAIN_DOMAIN = 'cityscapes'
 
 
@@ -96,7 +99,7 @@ EXPERIMENTS = {
             ('3 BN, both, per-domain batch stats', TABLE6 +
              'cn-shared_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128'
              '.py'),
-            ('4 CN, both', TABLE6 +
+            ('4 CN, both', DEMO +
              'cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128_bank-'
              'matrix.py'),
         ],
@@ -289,7 +292,8 @@ def report(experiment: Experiment, results: Dict[str, List[dict]],
     run_times = [r['seconds'] for n in names for r in results[n]]
     parts = [
         f'# {experiment.title}\n',
-        f'Command: `python benchmarks/reproduce_table6.py {" ".join(argv)}`'
+        f'Command: `python tools/experiments/reproduce_table6.py '
+        f'{" ".join(argv)}`'
         f'  \nMachine: {machine()}  \nWall time: {wall / 60:.1f} min '
         f'({len(run_times)} runs, {min(run_times):.0f}-'
         f'{max(run_times):.0f} s each)  \nSchedule: {args.iters} '

@@ -2,7 +2,9 @@
 # domain of a batch is normalized with its own batch statistics, but both
 # domains share one set of affine parameters and one set of running
 # statistics, which evaluation uses. The demo CN config with share_state.
-_base_ = ['../demo/cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py']
+_base_ = [
+    '../../demo/cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py'
+]
 norm_cfg = dict(
     type='CN',
     num_domains=2,

@@ -1,4 +1,4 @@
-"""benchmarks/reproduce_table6.py --quick, end to end on tiny synthetic data.
+"""tools/experiments/reproduce_table6.py --quick, end to end on tiny data.
 
 Checks the written table against each run's own validation record
 (``vis_data/scalars.json``), read here independently, and the per-domain loss
@@ -18,7 +18,8 @@ import pytest
 from PIL import Image
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SCRIPT = osp.join(REPO, 'benchmarks', 'reproduce_table6.py')
+EXPERIMENTS = osp.join(REPO, 'tools', 'experiments')
+SCRIPT = osp.join(EXPERIMENTS, 'reproduce_table6.py')
 CELL = re.compile(r'^(n/a|[+-]?\d+\.\d\d( ± \d+\.\d\d)?)$')
 NUM_CLASSES = 19
 # The multi-scale experiment's evaluations: full size; half size with bank 1
@@ -103,8 +104,11 @@ def test_quick_table6_writes_a_well_formed_table(synthetic_root, tmp_path):
 
 
 @pytest.mark.slow
-def test_quick_multiscale_logs_per_view_losses(synthetic_root, tmp_path):
+def test_quick_multiscale_logs_per_view_losses(synthetic_root, tmp_path,
+                                               monkeypatch):
     out = tmp_path / 'multiscale'
+    # In this process, as Python runs a script: its folder first on the path.
+    monkeypatch.syspath_prepend(EXPERIMENTS)
     main = runpy.run_path(SCRIPT)['main']
     assert main(['--quick', '--experiment', 'multiscale', '--variants', '2',
                  '--seeds', '1', '--data', synthetic_root, '--out',
