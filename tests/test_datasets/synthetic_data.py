@@ -1,8 +1,7 @@
-"""Dataset configs over the synthetic domains of ``conftest.synthetic``."""
+"""Dataset configs over the shared synthetic domains (``tests/synthetic.py``)."""
 import os.path as osp
 
-#: Frames per split of the session's synthetic domains.
-NUM_TRAIN, NUM_VAL = 6, 2
+from ..synthetic import NUM_TRAIN, NUM_VAL  # noqa: F401  (frames per split)
 #: Label ids of train ids 0..18, as the Cityscapes and GTA5 documentation
 #: lists them: the tests' independent reference for the converters' table.
 DOCUMENTED_TRAIN_LABEL_IDS = [

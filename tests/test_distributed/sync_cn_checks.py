@@ -27,6 +27,7 @@ from cn_seg.models.norms.backends import BankState, domain_batch_norm
 from cn_seg.models.norms.reference import PerDomainNorm
 from cn_seg.models.routing import DomainRoute
 from dist_launch import launch
+from tests.test_models.cn_helpers import cn_step, plain_step
 
 WORKER = Path(__file__).with_name('sync_cn_worker.py')
 
@@ -58,25 +59,6 @@ def group_of_one(store: Path, backend: str = 'gloo'):
         dist.destroy_process_group()
 
 
-def _plain_step(banks, x, grad_out, domain_idx):
-    """Algorithm 1: each domain's samples through its own plain BN."""
-    x = x.clone().requires_grad_()
-    banks.zero_grad()
-    out = banks(x, domain_idx)
-    out.backward(grad_out)
-    return out, x.grad
-
-
-def _cn_step(cn, x, grad_out, domain_idx):
-    """Single-process CN (over BN) on the whole global batch."""
-    x = x.clone().requires_grad_()
-    cn.weight.grad = cn.bias.grad = None
-    with domain_routing(cn, domain_idx):
-        out = cn(x)
-    out.backward(grad_out)
-    return out, x.grad
-
-
 def _stacked(banks, name):
     """A plain BN state (or gradient, for weight and bias) over banks."""
     if name in ('weight', 'bias'):  # an unused bank has no gradient
@@ -98,8 +80,12 @@ def check_case(results, world, name, tol=None):
     for step in range(cases.STEPS):
         x, grad_out, domain_idx, bounds = cases.global_batch(
             ranks, t, dtype, step)
-        cn_out, cn_gx = _cn_step(ref_cn, x, grad_out, domain_idx)
-        bn_out, bn_gx = _plain_step(banks, x, grad_out, domain_idx)
+        # Single-process CN (over BN) and plain BN per domain, this step's
+        # gradients only.
+        ref_cn.weight.grad = ref_cn.bias.grad = None
+        banks.zero_grad()
+        cn_out, cn_gx = cn_step(ref_cn, x, domain_idx, grad_out)
+        bn_out, bn_gx = plain_step(banks, x, domain_idx, grad_out)
         refs = [(ref_cn.weight.grad, ref_cn.bias.grad, ref_cn.running_mean,
                  ref_cn.running_var, ref_cn.num_batches_tracked),
                 tuple(_stacked(banks.banks, n) for n in (

@@ -1,8 +1,9 @@
-"""Tiny synthetic domains for the benchmark tests, and their marker."""
+"""The experiments' data (the shared synthetic domains) and their marker."""
+import os.path as osp
+
 import pytest
 
-from cn_seg.datasets.converters import cityscapes, gta5
-from cn_seg.datasets.synthetic import make_synthetic_domains
+from ..synthetic import converted_domains
 
 
 def pytest_configure(config):
@@ -12,10 +13,6 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope='session')
-def synthetic_root(tmp_path_factory):
-    """A converted synthetic data root: 4 train and 2 val frames a domain."""
-    root = str(tmp_path_factory.mktemp('synthetic'))
-    roots = make_synthetic_domains(root, seed=1, num_train=4, num_val=2)
-    assert cityscapes.main([roots['cityscapes']]) == 0
-    assert gta5.main([roots['gta5']]) == 0
-    return root
+def synthetic_root():
+    """The folder of the shared converted ``cityscapes`` and ``gta5``."""
+    return osp.dirname(converted_domains()['cityscapes'])

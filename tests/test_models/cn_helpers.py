@@ -31,6 +31,21 @@ def make_cn(channels, t, inner=None, dtype=torch.float64, seed=0, **kwargs):
     return cn
 
 
+def plain_step(banks, x, domain_idx, grad_out):
+    """Algorithm 1: each domain's samples through its own plain layer.
+
+    Args:
+        banks (PerDomainNorm): The plain layers; they accumulate gradients.
+
+    Returns:
+        tuple: ``(out, grad_x)``.
+    """
+    x = x.detach().clone().requires_grad_()
+    out = banks(x, domain_idx)
+    out.backward(grad_out)
+    return out, x.grad
+
+
 def reference_step(cn, x, domain_idx, grad_out):
     """Algorithm 1 with plain layers holding copies of ``cn``'s banks.
 
@@ -39,10 +54,8 @@ def reference_step(cn, x, domain_idx, grad_out):
         statistics and the parameter gradients.
     """
     banks = PerDomainNorm.from_cn(cn)
-    x = x.detach().clone().requires_grad_()
-    out = banks(x, domain_idx)
-    out.backward(grad_out)
-    return out, x.grad, banks.banks
+    out, grad_x = plain_step(banks, x, domain_idx, grad_out)
+    return out, grad_x, banks.banks
 
 
 def cn_step(cn, x, domain_idx, grad_out):

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from cn_seg.datasets.converters import cityscapes, gta5
-from cn_seg.datasets.synthetic import make_synthetic_domains
+
+from ..synthetic import raw_domains
 
 REPO = Path(__file__).resolve().parents[2]
 # Cityscapes label ids of train ids 0..18 (the datasets' documentation).
@@ -32,9 +33,9 @@ def _counts(train_ids):
 
 
 @pytest.fixture(scope='module')
-def generated(tmp_path_factory):
-    return make_synthetic_domains(str(tmp_path_factory.mktemp('raw')),
-                                  num_train=6, num_val=2)
+def generated():
+    """The session's raw synthetic domains (read only: tests copy them)."""
+    return raw_domains(num_train=6, num_val=2)
 
 
 @pytest.fixture

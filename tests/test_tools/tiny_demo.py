@@ -1,7 +1,8 @@
 """Tiny runs of the demo configs in real processes, for tests.
 
-``make_data`` writes the synthetic domains with the real generator and
-converters; ``tiny_config`` writes a config that inherits a demo config and
+``make_data`` copies the session's synthetic domains (made with the real
+generator and converters, ``tests/synthetic.py``) where the demo configs
+look for them; ``tiny_config`` writes a config that inherits a demo config and
 shrinks it to a few iterations without dataloader workers and, unless asked
 to keep the demo's, without dropout.
 """
@@ -9,9 +10,7 @@ import os.path as osp
 from pathlib import Path
 from typing import Optional
 
-from cn_seg.datasets.converters import cityscapes as cityscapes_converter
-from cn_seg.datasets.converters import gta5 as gta5_converter
-from cn_seg.datasets.synthetic.domains import main as make_domains
+from ..synthetic import copy_domains
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
@@ -22,12 +21,11 @@ DEMO_CN = osp.join(REPO, 'configs', 'demo',
 
 
 def make_data(root: Path, num_train: int = 6, num_val: int = 2) -> Path:
-    """Write and convert ``root/data/synthetic`` (the demo configs' path)."""
-    data = root / 'data' / 'synthetic'
-    assert make_domains(['--out', str(data), '--num-train', str(num_train),
-                         '--num-val', str(num_val)]) == 0
-    assert cityscapes_converter.main([str(data / 'cityscapes')]) == 0
-    assert gta5_converter.main([str(data / 'gta5')]) == 0
+    """The converted synthetic domains in ``root/data/synthetic`` (the demo
+    configs' path): a private copy of the session's (``tests/synthetic.py``).
+    """
+    data = Path(root) / 'data' / 'synthetic'
+    copy_domains(data, num_train, num_val)
     return data
 
 
