@@ -155,8 +155,9 @@ def calibrate_bank(model: nn.Module, batches: Iterable, bank: int,
             try:
                 _call(model, batch)
             except Exception as error:
-                error.add_note(f'calibrate_bank: in batch {num_batches} '
-                               f'(bank={bank}).')
+                if hasattr(error, 'add_note'):  # Python >= 3.11
+                    error.add_note(f'calibrate_bank: in batch {num_batches} '
+                                   f'(bank={bank}).')
                 raise
             num_batches += 1
         if num_batches == 0:

@@ -5,6 +5,7 @@ layers in training mode and ``momentum=None`` (fresh statistics), every
 other module in eval mode, run over the same frames.
 """
 import copy
+import sys
 
 import pytest
 import torch
@@ -176,7 +177,8 @@ def test_bad_inputs_are_clear_errors_and_change_nothing():
     bad = frames() + [torch.zeros(2, 5, 5, 6, dtype=torch.float64)]
     with pytest.raises(RuntimeError) as info:
         cn_seg.calibrate_bank(model, bad, 1, from_bank=0)
-    assert 'calibrate_bank: in batch 3 (bank=1).' in info.value.__notes__
+    if sys.version_info >= (3, 11):  # exception notes
+        assert 'calibrate_bank: in batch 3 (bank=1).' in info.value.__notes__
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key]), key
     assert all(m.route is None for m in model.modules()

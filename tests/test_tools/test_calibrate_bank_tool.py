@@ -5,8 +5,10 @@ with the config's test pipeline (labels loaded and unused), the model's data
 preprocessor, and the plain BN model of the source bank (``fold_cn``) in
 training mode with ``momentum=None``.
 """
+import contextlib
 import copy
 import hashlib
+import os
 import os.path as osp
 import runpy
 
@@ -49,20 +51,15 @@ def run(tmp_path_factory):
     return root, config, str(checkpoint)
 
 
-class _chdir:
+@contextlib.contextmanager
+def _chdir(path):
     """The demo configs name their data relative to the working folder."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __enter__(self):
-        import os
-        self.old = os.getcwd()
-        os.chdir(self.path)
-
-    def __exit__(self, *exc):
-        import os
-        os.chdir(self.old)
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
 
 
 def _sha(path):

@@ -232,8 +232,8 @@ def main(argv=None) -> None:
         'frames without labels (batches of 8, the test pipeline), no '
         'gradient. std: sample standard deviation over the seeds.', '']
     lines += table(results, ROWS, args.seeds)
-    lines += ['', 'For reference, mIoU (%) on the rendered (GTA5-like) val set '
-              '(the training domain):', '']
+    lines += ['', 'For reference, mIoU (%) on the rendered (GTA5-like) val '
+              'set (the training domain):', '']
     lines += table(results, SOURCE_ROWS, args.seeds)
     lines += ['', 'Configs: `configs/experiments/calibration/`; per-stage '
               f'logs and raw metrics: `{args.work_dir}/logs/`, '
