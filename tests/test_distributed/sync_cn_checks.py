@@ -16,6 +16,7 @@ Default tolerances are ``sync_cn_cases.TOLERANCES``.
 """
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Sequence
 
 import torch
 import torch.distributed as dist
@@ -23,7 +24,8 @@ from torch import nn
 
 import sync_cn_cases as cases
 from cn_seg import domain_routing
-from cn_seg.models.norms.backends import BankState, domain_batch_norm
+from cn_seg.models.norms.backends import (BACKENDS, BankState,
+                                          domain_batch_norm)
 from cn_seg.models.norms.reference import PerDomainNorm
 from cn_seg.models.routing import DomainRoute
 from dist_launch import launch
@@ -33,19 +35,37 @@ WORKER = Path(__file__).with_name('sync_cn_worker.py')
 
 
 def run_workers(workdir: Path, world: int, backend: str = 'gloo',
-                device: str = 'cpu') -> list:
+                device: str = 'cpu',
+                cn_backends: Sequence[str] = ('auto', )) -> dict:
     """Launch ``sync_cn_worker.py`` as ``world`` ranks; their results.
 
     CPU ranks see no GPU, as on a machine without one. Ranks sharing cuda:0
     all get LOCAL_RANK 0, since mmengine's logger reads LOCAL_RANK as the
-    index of the rank's GPU.
+    index of the rank's GPU. The ranks run everything once per
+    ``CN_SEG_BACKEND`` value of ``cn_backends`` (``triton`` on CPU tensors
+    needs ``TRITON_INTERPRET=1``, which the ranks inherit from the tests'
+    environment).
+
+    Returns:
+        dict: For each of ``cn_backends``, the list of every rank's results.
     """
     extra_env = {'cpu': {'CUDA_VISIBLE_DEVICES': ''},
                  'cuda:0': {'LOCAL_RANK': '0'}}.get(device, {})
-    launch(WORKER, world, workdir, [str(workdir), backend, device],
+    launch(WORKER, world, workdir,
+           [str(workdir), backend, device, ','.join(cn_backends)],
            timeout=150, extra_env=extra_env)
-    return [torch.load(workdir / f'rank{r}.pt', map_location='cpu')
-            for r in range(world)]
+    ranks = [torch.load(workdir / f'rank{r}.pt', map_location='cpu')
+             for r in range(world)]
+    return {name: [rank[name] for rank in ranks] for name in cn_backends}
+
+
+def unavailable_backends(dtype: torch.dtype = torch.float64) -> dict:
+    """For each CN backend, why it cannot run CPU tensors of ``dtype`` here
+    (no triton, cn_seg._C not built, a dtype it lacks), or None."""
+    probe = torch.zeros(2, 1, dtype=dtype)
+    state = BankState(None, None, None, None, None, 0.1, 1e-5, 1, True)
+    return {name: backend.unsupported(probe, state)
+            for name, backend in BACKENDS.items()}
 
 
 @contextmanager
@@ -140,6 +160,13 @@ def check_model(results, world, tol=None):
             torch.testing.assert_close(res['state'][n], value, **tol)
             assert torch.equal(res['state'][n], results[0]['state'][n]), n
         assert res['fwd'] == (2, 0) and res['bwd'] == (2, 0), res
+
+
+def check_backend(results, name):
+    """Every rank ran its CN layers on backend ``name`` and on no other."""
+    for rank in results:
+        calls = rank['backend_calls']
+        assert set(calls) == {name} and calls[name] > 0, calls
 
 
 def check_counts(results):

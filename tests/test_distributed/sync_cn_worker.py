@@ -1,15 +1,19 @@
 """One rank of the distributed CN tests (run by dist_launch.launch).
 
-Usage: ``python sync_cn_worker.py OUT_DIR BACKEND DEVICE`` with RANK,
-WORLD_SIZE and CN_DIST_INIT set; DEVICE is ``cpu``, ``cuda:0`` (every rank on
-one GPU, gloo) or ``cuda:rank`` (a GPU per rank, e.g. NCCL). Runs every case
-of ``sync_cn_cases`` for this world size through CN over SyncBN, counting the
-collectives, and saves what the tests compare to ``OUT_DIR/rank{RANK}.pt``.
+Usage: ``python sync_cn_worker.py OUT_DIR BACKEND DEVICE CN_BACKENDS`` with
+RANK, WORLD_SIZE and CN_DIST_INIT set; DEVICE is ``cpu``, ``cuda:0`` (every
+rank on one GPU, gloo) or ``cuda:rank`` (a GPU per rank, e.g. NCCL);
+CN_BACKENDS is a comma-separated list of ``CN_SEG_BACKEND`` values. For each
+of them in turn (one launch: starting the ranks costs more than the cases),
+runs every case of ``sync_cn_cases`` for this world size through CN over
+SyncBN, counting the collectives and the calls of each backend, and saves
+what the tests compare to ``OUT_DIR/rank{RANK}.pt``, by CN backend.
 """
 import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import List
 
 import torch
 import torch.distributed as dist
@@ -17,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 import sync_cn_cases as cases
 from cn_seg import domain_routing
-from cn_seg.models.norms.backends import sync_world
+from cn_seg.models.norms.backends import BACKENDS, sync_world
 
 _OTHER_COLLECTIVES = ('all_gather', 'all_gather_into_tensor', 'broadcast',
                       'reduce', 'reduce_scatter', 'reduce_scatter_tensor',
@@ -45,6 +49,22 @@ class CollectiveCounter:
 
     def snapshot(self):
         return self.all_reduce, self.other
+
+
+def count_backend_calls() -> dict:
+    """Calls of each backend's synchronized pieces, by backend name: which
+    backend ``CN_SEG_BACKEND`` (or the automatic choice) really ran."""
+    calls = {}
+    for name, backend in BACKENDS.items():
+        for piece in ('moments', 'normalize', 'grad_sums', 'grad_input'):
+            original = getattr(backend, piece)
+
+            def wrapped(*args, _original=original, _name=name, **kwargs):
+                calls[_name] = calls.get(_name, 0) + 1
+                return _original(*args, **kwargs)
+
+            setattr(backend, piece, wrapped)
+    return calls
 
 
 def _counted(counter, fn):
@@ -111,7 +131,20 @@ def count_per_layer(counter, rank, device):
     return counts
 
 
-def main(out_dir: Path, backend: str, device: str) -> None:
+def run_all(counter, backend_calls, rank, world, device) -> dict:
+    """Every case, the DDP step and the per-layer counts on one backend."""
+    backend_calls.clear()
+    results = dict(
+        cases={name: run_case(counter, rank, device, *case)
+               for name, case in cases.CASES[world].items()},
+        model=run_model(counter, rank, device),
+        counts=count_per_layer(counter, rank, device))
+    results['backend_calls'] = dict(backend_calls)
+    return results
+
+
+def main(out_dir: Path, backend: str, device: str,
+         cn_backends: List[str]) -> None:
     torch.set_num_threads(1)
     rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
     device = torch.device(device.replace('rank', os.environ['LOCAL_RANK']))
@@ -124,15 +157,15 @@ def main(out_dir: Path, backend: str, device: str) -> None:
     if sync_world() != world:
         raise RuntimeError(f'sync_world() is {sync_world()}, not {world}')
     counter = CollectiveCounter()
-    results = dict(
-        cases={name: run_case(counter, rank, device, *case)
-               for name, case in cases.CASES[world].items()},
-        model=run_model(counter, rank, device),
-        counts=count_per_layer(counter, rank, device))
+    backend_calls = count_backend_calls()
+    results = {}
+    for name in cn_backends:  # read by the CN layers at every call
+        os.environ['CN_SEG_BACKEND'] = name
+        results[name] = run_all(counter, backend_calls, rank, world, device)
     torch.save(results, out_dir / f'rank{rank}.pt')
     dist.barrier()
     dist.destroy_process_group()
 
 
 if __name__ == '__main__':
-    main(Path(sys.argv[1]), sys.argv[2], sys.argv[3])
+    main(Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4].split(','))

@@ -30,7 +30,7 @@ def _tolerance(world, name):
 
 @pytest.mark.parametrize('backend,device', RUNS)
 def test_two_ranks_on_cuda_equal_single_process(tmp_path, backend, device):
-    results = checks.run_workers(tmp_path, 2, backend, device)
+    results = checks.run_workers(tmp_path, 2, backend, device)['auto']
     for name in cases.CASES[2]:
         checks.check_case(results, 2, name, _tolerance(2, name))
     checks.check_model(results, 2)
