@@ -32,13 +32,10 @@ from mmengine.config import Config, DictAction
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import (_load_checkpoint,
-                                        _load_checkpoint_to_model)
 from mmengine.utils import ProgressBar
 
 import cn_seg  # noqa: F401  (registers CN; safe checkpoint loading)
-from cn_seg.deploy.fold_checkpoint import _build
-from cn_seg.engine.norm_state import check_norm_state, checkpoint_state_dict
+from cn_seg.engine import build_model_to_load, load_checked_checkpoint
 
 SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 _ANNOTATIONS = ('LoadAnnotations', 'LoadDepthAnnotation')
@@ -158,11 +155,8 @@ def main(argv=None) -> None:
     batches = batches_of(paths, args.batch_size)
     pipeline = Compose(test_pipeline(cfg, args.bank))
 
-    model = _build(cfg)
-    source = _load_checkpoint(args.checkpoint, map_location='cpu')
-    check_norm_state(model, checkpoint_state_dict(source),
-                     source=f'Checkpoint {args.checkpoint}')
-    _load_checkpoint_to_model(model, source)
+    model = build_model_to_load(cfg)
+    source = load_checked_checkpoint(model, args.checkpoint)
     model.to(args.device).eval()
 
     print_log(f'Calibrating bank {args.bank}'

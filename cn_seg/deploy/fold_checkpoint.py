@@ -7,20 +7,10 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
 
-from ..engine.norm_state import load_checked_checkpoint
+from ..engine.load_model import build_model_to_load, load_checked_checkpoint
 from ..models import ConsistentNorm, fold_cn
 from .deploy_config import deploy_config
-
-
-def _build(cfg: Config) -> torch.nn.Module:
-    """Build ``cfg.model`` without pretrained weights (they get replaced)."""
-    model_cfg = cfg.model.copy()
-    model_cfg.pop('pretrained', None)
-    if isinstance(model_cfg.get('backbone'), dict):
-        model_cfg.backbone.pop('init_cfg', None)
-    return MODELS.build(model_cfg)
 
 
 def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
@@ -52,7 +42,7 @@ def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
             raise FileNotFoundError(f'{path} does not exist.')
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = _build(cfg)
+    model = build_model_to_load(cfg)
     num_cn = sum(isinstance(m, ConsistentNorm) for m in model.modules())
     if num_cn == 0:
         raise ValueError(f'{config} builds a model without CN layers: there '
@@ -62,7 +52,7 @@ def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
 
     plain_cfg = deploy_config(cfg, domain)
     state_dict = model.state_dict()
-    _build(plain_cfg).load_state_dict(state_dict, strict=True)
+    build_model_to_load(plain_cfg).load_state_dict(state_dict, strict=True)
 
     meta = dict(
         cn_seg=dict(

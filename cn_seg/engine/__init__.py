@@ -12,8 +12,9 @@ check_torch_version()
 
 from .hooks import (AtomicCheckpointHook, DomainRoutingHook,  # noqa: E402
                     NormStateCheckHook, RandomStateHook)
-from .norm_state import (check_norm_state, checkpoint_state_dict,  # noqa: E402
+from .load_model import (build_model_to_load,  # noqa: E402
                          load_checked_checkpoint)
+from .norm_state import check_norm_state, checkpoint_state_dict  # noqa: E402
 from .safe_schemes import guard_checkpoint_schemes  # noqa: E402
 
 register_checkpoint_safe_globals()
@@ -22,7 +23,7 @@ guard_checkpoint_schemes()
 __all__ = [
     'AtomicCheckpointHook', 'DomainRoutingHook', 'NormStateCheckHook',
     'RandomStateHook', 'check_norm_state', 'checkpoint_state_dict',
-    'load_checked_checkpoint',
+    'build_model_to_load', 'load_checked_checkpoint',
     'checkpoint_safe_globals', 'check_torch_version',
     'guard_checkpoint_schemes', 'register_checkpoint_safe_globals'
 ]

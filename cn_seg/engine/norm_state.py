@@ -182,26 +182,3 @@ def check_norm_state(model: nn.Module, state_dict: Dict[str, torch.Tensor],
         '(weight 1, bias 0, mean 0, var 1) and give a wrong model.\n' +
         '\n'.join(parts))
 
-
-def load_checked_checkpoint(model: nn.Module, filename: str) -> dict:
-    """Load ``filename`` into ``model`` as mmengine does, refusing a
-    checkpoint whose norm state does not fit (:func:`check_norm_state`).
-
-    Args:
-        model (nn.Module): The model (unwrapped), changed in place.
-        filename (str): A checkpoint path or URL (any scheme mmengine
-            loads; weights only).
-
-    Returns:
-        dict: The loaded checkpoint (``state_dict``, ``meta``, ...).
-
-    Raises:
-        ValueError: From :func:`check_norm_state`, before ``model`` changes.
-    """
-    from mmengine.runner.checkpoint import (_load_checkpoint,
-                                            _load_checkpoint_to_model)
-    checkpoint = _load_checkpoint(filename, map_location='cpu')
-    check_norm_state(model, checkpoint_state_dict(checkpoint),
-                     source=f'Checkpoint {filename}')
-    _load_checkpoint_to_model(model, checkpoint)
-    return checkpoint

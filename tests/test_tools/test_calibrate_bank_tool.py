@@ -21,7 +21,7 @@ from mmseg.registry import DATASETS
 from torch import nn
 
 import cn_seg
-from cn_seg.deploy.fold_checkpoint import _build
+from cn_seg.engine import build_model_to_load
 
 from .tiny_demo import DEMO_BN, TOOLS, make_data, tiny_config
 
@@ -38,7 +38,7 @@ def run(tmp_path_factory):
     make_data(root, num_train=5, num_val=1)
     config = tiny_config(root, 'cn.py')
     with _chdir(root):
-        model = _build(Config.fromfile(config))
+        model = build_model_to_load(Config.fromfile(config))
     torch.manual_seed(0)
     with torch.no_grad():
         for m in model.modules():
@@ -91,7 +91,7 @@ def test_calibrates_bank_like_plain_bn_on_the_same_frames(run, capsys):
     # The reference: frames from mmseg's dataset, bank 1's plain model.
     with _chdir(root):
         cfg = Config.fromfile(config)
-        model = _build(cfg)
+        model = build_model_to_load(cfg)
         dataset = DATASETS.build(dict(
             cfg.test_dataloader.dataset.datasets[0],
             data_prefix=dict(img_path='leftImg8bit/train',
@@ -167,7 +167,7 @@ def test_bad_inputs_are_clear_errors(run, tmp_path):
         _tool(root, *base[:3], bad, '--bank', 0, '--out', out)
     bn_config = tiny_config(root, 'bn.py', base=DEMO_BN)
     with _chdir(root):
-        bn = _build(Config.fromfile(bn_config))
+        bn = build_model_to_load(Config.fromfile(bn_config))
     torch.save(dict(state_dict=bn.state_dict()), tmp_path / 'bn.pth')
     with pytest.raises(ValueError, match='has no CN layer; convert'):
         _tool(root, bn_config, tmp_path / 'bn.pth', *base[2:], '--bank', 0)
