@@ -1,4 +1,4 @@
-"""Dataset configs over the shared synthetic domains (``tests/synthetic.py``)."""
+"""Dataset configs over the shared synthetic domains (tests/synthetic.py)."""
 import os.path as osp
 
 from ..synthetic import NUM_TRAIN, NUM_VAL  # noqa: F401  (frames per split)

@@ -35,10 +35,11 @@ are generated and converted with the real tools if ``--data`` has none.
 Each run takes the variant's schedule (PolyLR) stretched to ``--iters``.
 Measured on 2 cores: 100 to 150 s per run of 1000 iterations; the default
 (4 variants x 3 seeds) took 25.8 minutes (``benchmarks/results/table6.md``);
-other processes on the machine slow it down several times (``OMP_WAIT_POLICY=PASSIVE`` limits that,
-as ``make test`` does). ``--quick`` (2 seeds, one iteration, no
-dataloader workers, no checkpoints) checks the whole path in under a minute
-on idle cores; its numbers mean nothing.
+other processes on the machine slow it down several times
+(``OMP_WAIT_POLICY=PASSIVE`` limits that, as ``make test`` does).
+``--quick`` (2 seeds, one iteration, no dataloader workers, no checkpoints)
+checks the whole path in under a minute on idle cores; its numbers mean
+nothing.
 """
 import argparse
 import dataclasses
