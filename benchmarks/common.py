@@ -5,7 +5,6 @@ Python puts ``benchmarks/`` on the path, so they import this module and
 ``allocator`` directly.
 """
 import os
-import platform
 import statistics
 import time
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from typing import Callable, Dict, Iterator, Optional
 import torch
 
 from cn_seg import domain_routing
+from cn_seg.analysis.machine import describe_machine as machine  # noqa: F401
 from cn_seg.models.norms.backends import BACKENDS, BankState
 from cn_seg.models.norms.backends.launches import LaunchCounter
 from cn_seg.models.norms.reference import PerDomainNorm
@@ -22,21 +22,6 @@ from cn_seg.models.norms.reference import PerDomainNorm
 SHAPES = [(64, 128, 128), (256, 64, 64), (2048, 32, 32)]
 #: The same channels at 1/16 of the pixels (latency-bound sizes).
 SMALL_SHAPES = [(64, 32, 32), (256, 16, 16), (2048, 8, 8)]
-
-
-def machine() -> str:
-    """This machine and software, for the report header."""
-    cpu = platform.processor() or 'unknown CPU'
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(line.split(':', 1)[1].strip() for line in f
-                       if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    gpu = f', GPU {torch.cuda.get_device_name()}' \
-        if torch.cuda.is_available() else ''
-    return (f'{cpu} ({os.cpu_count()} cores){gpu}, torch {torch.__version__}'
-            f', {torch.get_num_threads()} threads')
 
 
 def routed(layer: torch.nn.Module, x: torch.Tensor, domain_idx):

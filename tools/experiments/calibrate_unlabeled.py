@@ -28,12 +28,13 @@ import glob
 import json
 import os
 import os.path as osp
-import platform
 import shlex
 import statistics
 import subprocess
 import sys
 import time
+
+from cn_seg.analysis.machine import describe_machine
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'experiments', 'calibration')
@@ -175,27 +176,12 @@ def table(results: dict, rows, seeds) -> list:
     return lines
 
 
-def machine() -> str:
-    name = platform.processor() or 'unknown CPU'
-    try:
-        with open('/proc/cpuinfo') as f:
-            name = next(line.split(':', 1)[1].strip() for line in f
-                        if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    import torch
-    return (f'{name}, {os.cpu_count()} cores, OMP_NUM_THREADS='
-            f'{os.environ.get("OMP_NUM_THREADS", "2")}; Python '
-            f'{platform.python_version()}, torch {torch.__version__}; load '
-            f'average at the start {os.getloadavg()[0]:.2f}')
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
     command = ' '.join(shlex.quote(a) for a in [
         'python', osp.relpath(osp.abspath(__file__), os.getcwd())] +
         (sys.argv[1:] if argv is None else list(argv)))
-    where = machine()
+    where = describe_machine()
     work_dir = osp.abspath(args.work_dir)
     stage = Stages(work_dir)
     data = osp.join(work_dir, 'data', 'synthetic')

@@ -47,7 +47,6 @@ import gc
 import json
 import os
 import os.path as osp
-import platform
 import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -56,6 +55,7 @@ from mmengine.config import Config
 
 import cn_seg  # noqa: F401  (registers CN, datasets, hooks; safe resume)
 from cn_seg.analysis.results_table import bar_chart, markdown_table
+from cn_seg.analysis.machine import describe_machine
 from cn_seg.analysis.run_results import RunResult, read_run
 from cn_seg.datasets.converters import cityscapes, gta5
 from cn_seg.datasets.synthetic import make_synthetic_domains
@@ -253,21 +253,6 @@ def read_domains(work_dir: str, name: str,
     return found
 
 
-def machine() -> str:
-    """CPU model, CPU count and torch threads of this machine."""
-    import torch
-    model = platform.processor() or platform.machine()
-    if osp.isfile('/proc/cpuinfo'):
-        with open('/proc/cpuinfo') as f:
-            names = [line.split(':', 1)[1].strip() for line in f
-                     if line.startswith('model name')]
-        model = names[0] if names else model
-    load = ', '.join(f'{x:.1f}' for x in os.getloadavg())
-    return (f'{model}, {os.cpu_count()} CPUs, torch {torch.__version__} '
-            f'with {torch.get_num_threads()} threads; load average at the '
-            f'end {load} (other processes slow the runs down)')
-
-
 def _frames(data: str) -> str:
     counts = []
     for domain in ('cityscapes', 'gta5'):
@@ -295,7 +280,7 @@ def report(experiment: Experiment, results: Dict[str, List[dict]],
         f'# {experiment.title}\n',
         f'Command: `python tools/experiments/reproduce_table6.py '
         f'{" ".join(argv)}`'
-        f'  \nMachine: {machine()}  \nWall time: {wall / 60:.1f} min '
+        f'  \nMachine: {describe_machine()}  \nWall time: {wall / 60:.1f} min '
         f'({len(run_times)} runs, {min(run_times):.0f}-'
         f'{max(run_times):.0f} s each)  \nSchedule: {args.iters} '
         f'iteration(s) per run, seeds {seeds}  \nData: '
