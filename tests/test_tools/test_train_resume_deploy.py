@@ -324,9 +324,11 @@ def test_compare_runs_writes_table_and_chart(tested, tmp_path,
     assert table in printed
     rows = [[c.strip() for c in line.strip().strip('|').split('|')]
             for line in table.strip().splitlines()]
-    header, rule, bn, cn, delta = rows
+    header, rule, *rows = rows
     classes = list(cn_seg.datasets.GTA5Dataset.METAINFO['classes'])
-    assert header == ['run'] + classes + ['mIoU', 'Δ mIoU vs BN']
+    # Classes as rows, then mIoU; a column per run and the difference.
+    assert header == ['class', 'BN', 'CN', 'Δ CN vs BN']
+    assert [row[0] for row in rows] == classes + ['mIoU']
     assert all(len(row) == len(header) for row in rows)
     assert set(''.join(rule)) <= set('-:')
 
@@ -335,17 +337,12 @@ def test_compare_runs_writes_table_and_chart(tested, tmp_path,
                    if p.stem == p.parent.name]
     cn_metrics = json.loads(cn_json.read_text())
     bn_metrics = [r for r in _scalars(bn_run) if 'cityscapes/mIoU' in r][-1]
-    for row, metrics in ((bn, bn_metrics), (cn, cn_metrics)):
-        for name, cell in zip(classes, row[1:]):
-            assert _cell_matches(cell, metrics[f'cityscapes/IoU.{name}'])
-        assert _cell_matches(row[-2], metrics['cityscapes/mIoU'])
-    assert _cell_matches(
-        cn[-1], cn_metrics['cityscapes/mIoU'] - bn_metrics['cityscapes/mIoU'])
-    assert delta[0] == 'Δ CN vs BN'
-    for name, cell in zip(classes, delta[1:]):
-        assert _cell_matches(
-            cell, cn_metrics[f'cityscapes/IoU.{name}'] -
-            bn_metrics[f'cityscapes/IoU.{name}'])
+    keys = [f'cityscapes/IoU.{name}' for name in classes] + \
+        ['cityscapes/mIoU']
+    for (_, bn, cn, delta), key in zip(rows, keys):
+        assert _cell_matches(bn, bn_metrics[key])
+        assert _cell_matches(cn, cn_metrics[key])
+        assert _cell_matches(delta, cn_metrics[key] - bn_metrics[key])
     assert _image_is_drawn(out / 'per_class_iou.png')
 
 
