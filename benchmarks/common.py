@@ -14,7 +14,7 @@ import torch
 
 from cn_seg import domain_routing
 from cn_seg.analysis.machine import describe_machine as machine  # noqa: F401
-from cn_seg.models.norms.backends import BACKENDS, BankState
+from cn_seg.models.norms.backends import why_unavailable
 from cn_seg.models.norms.backends.launches import LaunchCounter
 from cn_seg.models.norms.reference import PerDomainNorm
 
@@ -39,9 +39,7 @@ def naive_per_domain(cn: torch.nn.Module) -> Callable:
 
 def backend_available(name: str, device: torch.device) -> Optional[str]:
     """Why backend ``name`` cannot run on ``device`` (None if it can)."""
-    probe = torch.zeros(2, 1, device=device)
-    return BACKENDS[name].unsupported(
-        probe, BankState(None, None, None, None, None, 0.1, 1e-5, 1, True))
+    return why_unavailable(name, device)
 
 
 @contextmanager

@@ -30,10 +30,8 @@ def _mmseg_scope():
 @pytest.fixture(params=['cpu', 'aten', 'triton'])
 def backend(request, monkeypatch):
     """Run a test on each CN batch-norm backend (``CN_SEG_BACKEND``)."""
-    from cn_seg.models.norms.backends import BACKENDS, BankState
-    probe = torch.zeros(2, 1, dtype=torch.float64)
-    reason = BACKENDS[request.param].unsupported(
-        probe, BankState(None, None, None, None, None, 0.1, 1e-5, 1, True))
+    from cn_seg.models.norms.backends import why_unavailable
+    reason = why_unavailable(request.param, dtype=torch.float64)
     if reason is not None:
         pytest.skip(f'backend {request.param}: {reason}')
     monkeypatch.setenv('CN_SEG_BACKEND', request.param)

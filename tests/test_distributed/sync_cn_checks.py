@@ -25,7 +25,7 @@ from torch import nn
 import sync_cn_cases as cases
 from cn_seg import domain_routing
 from cn_seg.models.norms.backends import (BACKENDS, BankState,
-                                          domain_batch_norm)
+                                          domain_batch_norm, why_unavailable)
 from cn_seg.models.norms.reference import PerDomainNorm
 from cn_seg.models.routing import DomainRoute
 from dist_launch import launch
@@ -62,10 +62,7 @@ def run_workers(workdir: Path, world: int, backend: str = 'gloo',
 def unavailable_backends(dtype: torch.dtype = torch.float64) -> dict:
     """For each CN backend, why it cannot run CPU tensors of ``dtype`` here
     (no triton, cn_seg._C not built, a dtype it lacks), or None."""
-    probe = torch.zeros(2, 1, dtype=dtype)
-    state = BankState(None, None, None, None, None, 0.1, 1e-5, 1, True)
-    return {name: backend.unsupported(probe, state)
-            for name, backend in BACKENDS.items()}
+    return {name: why_unavailable(name, dtype=dtype) for name in BACKENDS}
 
 
 @contextmanager

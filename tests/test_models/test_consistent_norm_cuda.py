@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from cn_seg import domain_routing, fold_cn
-from cn_seg.models.norms.backends import BACKENDS, BankState
+from cn_seg.models.norms.backends import why_unavailable
 from .cn_helpers import make_cn, reference_step
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
@@ -14,9 +14,7 @@ TOL = dict(rtol=1e-4, atol=1e-4)
 @pytest.fixture(params=['aten', 'triton'])
 def cuda_backend(request, monkeypatch):
     """Each backend that takes CUDA tensors (``CN_SEG_BACKEND``)."""
-    probe = torch.zeros(2, 1, device='cuda')
-    reason = BACKENDS[request.param].unsupported(
-        probe, BankState(None, None, None, None, None, 0.1, 1e-5, 1, True))
+    reason = why_unavailable(request.param, 'cuda')
     if reason is not None:
         pytest.skip(f'backend {request.param}: {reason}')
     monkeypatch.setenv('CN_SEG_BACKEND', request.param)

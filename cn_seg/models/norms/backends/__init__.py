@@ -10,10 +10,10 @@ across processes by :func:`domain_batch_norm`.
 from .bank_state import BankState
 from .base import DomainBatchNormBackend
 from .function import domain_batch_norm
-from .selection import BACKENDS, ENV, select_backend
+from .selection import BACKENDS, ENV, select_backend, why_unavailable
 from .sync import sync_world
 
 __all__ = [
     'BankState', 'DomainBatchNormBackend', 'domain_batch_norm', 'BACKENDS',
-    'ENV', 'select_backend', 'sync_world'
+    'ENV', 'select_backend', 'sync_world', 'why_unavailable'
 ]

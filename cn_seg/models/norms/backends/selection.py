@@ -59,6 +59,24 @@ def select_backend(x: torch.Tensor,
     return backend
 
 
+def why_unavailable(name: str, device='cpu',
+                    dtype: torch.dtype = torch.float32):
+    """Why backend ``name`` cannot take ``dtype`` tensors on ``device`` here
+    (no triton, ``cn_seg._C`` not built, a dtype it lacks), or None.
+
+    Args:
+        name (str): ``'cpu'``, ``'triton'`` or ``'aten'``.
+        device (str | torch.device): The device. Default: 'cpu'.
+        dtype (torch.dtype): The input dtype. Default: torch.float32.
+
+    Returns:
+        str | None: The reason, or None if the backend can run.
+    """
+    probe = torch.zeros(2, 1, device=device, dtype=dtype)
+    return BACKENDS[name].unsupported(
+        probe, BankState(None, None, None, None, None, 0.1, 1e-5, 1, True))
+
+
 def _automatic(x: torch.Tensor, state: BankState) -> DomainBatchNormBackend:
     if x.device.type == 'cpu':
         if BACKENDS['cpu'].unsupported(x, state) is None:
