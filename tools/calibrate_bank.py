@@ -12,8 +12,9 @@ and the model's data preprocessor, and :func:`cn_seg.calibrate_bank`
 estimates bank K's running statistics from them (a cumulative average over
 the batches, as BN with ``momentum=None``; with ``--from-bank J`` bank K's
 affine parameters are copied from bank J first). The test pipeline is that
-of the test dataset routed to bank K when the test set is a
-``MultiDomainDataset``, else the test dataset's, else ``test_pipeline``.
+of the test data bank K normalizes, as bank K's deployment applies it (the
+dataset routed to bank K of a ``MultiDomainDataset``, the ``SetDomain``
+parts of bank K, else ``test_pipeline``).
 The checkpoint with the new bank is written to ``--out`` (``state_dict`` and
 ``meta``, with ``meta['cn_seg_calibration']`` saying what was calibrated
 from what; optimizer and resume state are not carried over); the input
@@ -35,6 +36,7 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 import cn_seg  # noqa: F401  (registers CN; safe checkpoint loading)
+from cn_seg.deploy.deploy_config import deploy_config
 from cn_seg.engine import build_model_to_load, load_checked_checkpoint
 
 SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -90,16 +92,15 @@ def find_images(folder: str, num_images: Optional[int] = None) -> List[str]:
 
 
 def test_pipeline(cfg: Config, bank: int) -> list:
-    """The config's test pipeline for bank ``bank``'s frames, no labels."""
-    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
-    pipeline = None
-    if dataset.get('type') == 'MultiDomainDataset':
-        datasets = dataset['datasets']
-        indices = dataset.get('domain_indices') or range(len(datasets))
-        routed = [d for d, k in zip(datasets, indices) if k == bank]
-        if routed:
-            pipeline = routed[0].get('pipeline')
-    pipeline = pipeline or dataset.get('pipeline') or cfg.get('test_pipeline')
+    """The config's test pipeline for bank ``bank``'s frames, no labels.
+
+    The pipeline of the test data that bank ``bank`` normalizes, as the
+    deployment of that bank applies it (:func:`cn_seg.deploy.deploy_config`:
+    the dataset of a ``MultiDomainDataset`` routed to the bank, the
+    ``SetDomain`` parts of a ``ConcatDataset`` that give it, else
+    ``test_pipeline``).
+    """
+    pipeline = deploy_config(cfg, bank).get('test_pipeline')
     if not pipeline:
         raise ValueError('The config has no test pipeline (neither '
                          'test_dataloader.dataset.pipeline nor test_pipeline)'

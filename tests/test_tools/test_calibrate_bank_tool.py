@@ -143,6 +143,24 @@ def test_find_images_spreads_num_images(tmp_path):
         list('abc'), list('defg')]
 
 
+def test_pipeline_is_the_one_the_bank_is_tested_with():
+    """Bank 1 of the multi-scale demo sees half-size views (SetDomain parts
+    of a ConcatDataset): it is calibrated with their pipeline, as its
+    deployed model is tested."""
+    from cn_seg.deploy.deploy_config import deploy_config
+    config = Config.fromfile(osp.join(
+        TOOLS, '..', 'configs', 'demo',
+        'cn_deeplabv3_r18-d8_1xb2-400_synthetic-cs-multiscale-64x128.py'))
+    for bank in (0, 1):
+        deployed = deploy_config(config, bank)
+        (kept, *_) = deployed.test_dataloader.dataset.datasets
+        expected = [t for t in kept.pipeline
+                    if t['type'] != 'LoadAnnotations']
+        assert TOOL['test_pipeline'](config, bank) == expected
+    assert TOOL['test_pipeline'](config, 0) != \
+        TOOL['test_pipeline'](config, 1)
+
+
 def test_bad_inputs_are_clear_errors(run, tmp_path):
     root, config, checkpoint = run
     digest = _sha(checkpoint)
