@@ -23,6 +23,7 @@ from typing import Dict, List, Tuple
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 from mmengine.config import Config  # noqa: E402
 
+from cn_seg.analysis.markdown import format_table  # noqa: E402
 from cn_seg.analysis.run_results import read_run  # noqa: E402
 
 #: Differences of one run per model that seeds alone explain: the
@@ -65,13 +66,6 @@ def bank_layout(config: str) -> List[Tuple[str, str, int]]:
             for name, d, bank in zip(names, datasets, banks)]
 
 
-def markdown(header: List[str], rows: List[List[str]]) -> str:
-    lines = ['| ' + ' | '.join(header) + ' |',
-             '| --- |' + ' ---: |' * (len(header) - 1)]
-    lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
-    return '\n'.join(lines)
-
-
 def bank_matrix(layout: List[Tuple[str, str, int]], work_dir: str) -> str:
     """The matrix as Markdown, and what it says."""
     miou: Dict[Tuple[str, int], float] = {
@@ -93,7 +87,7 @@ def bank_matrix(layout: List[Tuple[str, str, int]], work_dir: str) -> str:
         for v in own
     }
     said = ', '.join(f'{v} val {d:.1f}' for v, d in drops.items())
-    text = [markdown(header, rows), '',
+    text = [format_table(header, rows).rstrip(), '',
             f"With another domain's bank, mIoU drops by: {said} points."]
     if min(drops.values()) >= ROBUST_DROP / 2:
         text.append(
@@ -118,7 +112,8 @@ def bn_vs_cn(bn_dir: str, cn_dir: str, domains: List[str]) -> str:
         deltas.append(cn - bn)
         rows.append([f'{domain} val', f'{bn:.2f}', f'{cn:.2f}',
                      f'{cn - bn:+.2f}'])
-    text = [markdown(['val set', 'BN', 'CN (own bank)', 'CN - BN'], rows), '']
+    text = [format_table(['val set', 'BN', 'CN (own bank)', 'CN - BN'],
+                         rows).rstrip(), '']
     if max(abs(d) for d in deltas) <= NOISE:
         text.append(
             'NOISE: after 400 iterations BN and CN are equal within noise '

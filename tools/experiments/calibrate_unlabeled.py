@@ -35,6 +35,8 @@ import sys
 import time
 
 from cn_seg.analysis.machine import describe_machine
+from cn_seg.analysis.markdown import format_table
+from seed_tables import mean_std  # the module beside this script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'experiments', 'calibration')
@@ -157,23 +159,18 @@ def run_seed(stage: Stages, seed: int, max_iters: int, bn: bool) -> dict:
     return out
 
 
-def _cell(values) -> str:
-    if len(values) < 2:
-        return f'{values[0]:.2f}'
-    return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
-
-
 def table(results: dict, rows, seeds) -> list:
-    head = ('| model | ' + ' | '.join(f'seed {s}' for s in seeds) +
-            ' | mean ± std |')
-    lines = [head, '|---|' + '---:|' * (len(seeds) + 1)]
+    """Lines of a Markdown table: a row per run, a column per seed, and the
+    mean ± sample std over the seeds."""
+    cells = []
     for label, run, key in rows:
         if run not in results[seeds[0]]:
             continue
         values = [results[s][run][f'{key}/mIoU'] for s in seeds]
-        lines.append(f'| {label} | ' + ' | '.join(f'{v:.2f}' for v in values)
-                     + f' | {_cell(values)} |')
-    return lines
+        cells.append([label] + [f'{v:.2f}' for v in values] +
+                     [mean_std(values)])
+    header = ['model'] + [f'seed {s}' for s in seeds] + ['mean ± std']
+    return format_table(header, cells).splitlines()
 
 
 def main(argv=None) -> None:

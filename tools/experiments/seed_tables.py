@@ -10,6 +10,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from cn_seg.analysis.markdown import format_table
 from cn_seg.analysis.run_results import RunResult
 
 
@@ -60,13 +61,6 @@ def mean_std(values: Sequence[float]) -> str:
     return f'{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}'
 
 
-def _markdown(header: List[str], rows: List[List[str]]) -> str:
-    lines = ['| ' + ' | '.join(header) + ' |',
-             '|---|' + '---:|' * (len(header) - 1)]
-    lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
-    return '\n'.join(lines) + '\n'
-
-
 def per_class_spread(variants: Sequence[Tuple[str, Sequence[RunResult]]]
                      ) -> str:
     """Classes as rows, variants as columns, ``mean ± std`` IoU (%) cells.
@@ -84,7 +78,7 @@ def per_class_spread(variants: Sequence[Tuple[str, Sequence[RunResult]]]
     rows.append(['**mIoU**'] + [
         f'**{mean_std([r.miou for r in runs])}**' for _, runs in variants
     ])
-    return _markdown(['class'] + [name for name, _ in variants], rows)
+    return format_table(['class'] + [name for name, _ in variants], rows)
 
 
 def miou_by_domain(variants: Sequence[Tuple[str, Dict[str, List[float]]]],
@@ -103,7 +97,7 @@ def miou_by_domain(variants: Sequence[Tuple[str, Dict[str, List[float]]]],
     """
     rows = [[name] + [mean_std(per_domain.get(d, [])) for d in domains]
             for name, per_domain in variants]
-    return _markdown(['variant'] + list(domains), rows)
+    return format_table(['variant'] + list(domains), rows)
 
 
 def bank_matrix(miou: Dict[str, List[float]],
@@ -123,4 +117,4 @@ def bank_matrix(miou: Dict[str, List[float]],
     """
     rows = [[val_set] + [mean_std(miou.get(row.get(b, ''), [])) for b in banks]
             for val_set, row in cells.items()]
-    return _markdown(['val set \\ bank'] + list(banks), rows)
+    return format_table(['val set \\ bank'] + list(banks), rows)
