@@ -72,6 +72,19 @@ def test_same_seed_same_files_other_seed_other_scenes(tmp_path):
         make_synthetic_domains(str(tmp_path / 'd'), num_train=2)
 
 
+def test_files_do_not_depend_on_the_clock(tmp_path, monkeypatch):
+    """scipy writes the time into split.mat's header: two runs a second
+    apart must still write the same bytes."""
+    import time
+    runs = []
+    for i, stamp in enumerate(('Thu Dec  3 10:00:00 2026',
+                               'Fri Dec  4 11:11:11 2026')):
+        monkeypatch.setattr(time, 'asctime', lambda *a, s=stamp: s)
+        runs.append(make_synthetic_domains(str(tmp_path / str(i)), seed=1,
+                                           num_train=3, num_val=1))
+    assert _digest(Path(runs[0]['gta5'])) == _digest(Path(runs[1]['gta5']))
+
+
 def test_tool_refuses_too_few_frames(tmp_path, monkeypatch, capsys):
     tool = REPO / 'tools' / 'make_synthetic_domains.py'
     assert run_tool(tool, ['--out', tmp_path, '--num-train', 2],

@@ -12,6 +12,7 @@ scenes (:mod:`.scene`) and differ in appearance (:mod:`.appearance`). Every
 frame is determined by ``(seed, domain, split, index)``.
 """
 import argparse
+import io
 import json
 import os
 import os.path as osp
@@ -109,10 +110,23 @@ def write_gta5(root: str, seed: int, counts: Dict[str, int]) -> None:
                 label = label.resize((width - 8, height - 4), Image.NEAREST)
             label.putpalette(label_id_palette())
             _save(label, osp.join(root, 'labels', f'{frame:05d}.png'))
-    savemat(
-        osp.join(root, 'split.mat'),
-        {k: np.array(v, dtype=np.float64).reshape(-1, 1)
-         for k, v in ids.items()})
+    _save_split(osp.join(root, 'split.mat'), ids)
+
+
+def _save_split(path: str, ids: Dict[str, list]) -> None:
+    """GTA5's ``split.mat``, the same bytes for the same ids.
+
+    scipy writes the time into the MAT-file's 116-byte text header; a fixed
+    text there keeps the generator's output a function of its seed alone.
+    """
+    buffer = io.BytesIO()
+    savemat(buffer, {k: np.array(v, dtype=np.float64).reshape(-1, 1)
+                     for k, v in ids.items()})
+    data = bytearray(buffer.getvalue())
+    data[:116] = b'MATLAB 5.0 MAT-file, cn_seg synthetic domains'.ljust(
+        116, b' ')
+    with open(path, 'wb') as f:
+        f.write(data)
 
 
 def make_synthetic_domains(out: str,
