@@ -3,13 +3,14 @@ from .calibrate import calibrate_bank
 from .convert import convert_cn
 from .fold import fold_cn
 from .losses import DomainWeightedLoss
-from .norms import AffineConsistentNorm, BatchConsistentNorm, ConsistentNorm
+from .norms import (AffineConsistentNorm, BatchConsistentNorm, ConsistentNorm,
+                    SharedStateConsistentNorm)
 from .routing import (DomainRoute, DomainRouted, disable_domain_routing,
                       domain_routing, enable_domain_routing)
 
 __all__ = [
     'ConsistentNorm', 'BatchConsistentNorm', 'AffineConsistentNorm',
-    'DomainRoute', 'DomainRouted', 'domain_routing', 'enable_domain_routing',
+    'SharedStateConsistentNorm', 'DomainRoute', 'DomainRouted', 'domain_routing', 'enable_domain_routing',
     'disable_domain_routing', 'fold_cn', 'convert_cn', 'calibrate_bank',
     'DomainWeightedLoss'
 ]
