@@ -149,14 +149,16 @@ setup(
     long_description=open(
         osp.join(HERE, 'README.md'), encoding='utf-8').read(),
     long_description_content_type='text/markdown',
-    packages=find_packages(include=['cn_seg', 'cn_seg.*']),
+    packages=find_packages(include=[
+        'cn_seg', 'cn_seg.*', 'cn_seg_workbench', 'cn_seg_workbench.*'
+    ]),
     ext_modules=ext_modules,
     cmdclass=cmdclass,
     python_requires='>=3.8',
     install_requires=[
         # torch.load defaults to weights_only=True from torch 2.6 on, which
         # cn_seg's safe checkpoint loading rests on (MIN_TORCH in
-        # cn_seg/engine/safe_load.py; import refuses an older torch).
+        # cn_seg/openmmlab/engine/safe_load.py; import refuses an older torch).
         'torch>=2.6',
         'mmcv>=2.0.0rc4,<2.2.0',  # what mmsegmentation 1.2 asserts
         'mmengine>=0.10,<1.0',

@@ -3,8 +3,8 @@
 Usage: ``python tools/cn2bn.py CONFIG CHECKPOINT OUT_DIR [--domain K]``.
 Writes ``OUT_DIR/model.pth`` (the folded ``state_dict`` and a plain
 ``meta``) and ``OUT_DIR/config.py`` (the config rewritten for mmseg alone,
-see :func:`cn_seg.deploy.deploy_config`). A process that never imports cn_seg
-then runs ``mmseg.apis.init_model(OUT_DIR/config.py, OUT_DIR/model.pth)`` and
+see :func:`cn_seg.openmmlab.deploy.deploy_config`). A process that never
+imports cn_seg then runs ``mmseg.apis.init_model(OUT_DIR/config.py, OUT_DIR/model.pth)`` and
 ``inference_model`` with the predictions of the CN model on domain K, the
 module types of a BN model and its inference cost. A checkpoint that does
 not fill every norm layer of the CN model (another number of banks) is
@@ -13,7 +13,7 @@ refused.
 import argparse
 
 import cn_seg  # noqa: F401  (registers CN; safe checkpoint loading)
-from cn_seg.deploy.fold_checkpoint import fold_checkpoint
+from cn_seg.openmmlab.deploy.fold_checkpoint import fold_checkpoint
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -71,13 +71,9 @@ stage() {
 
 echo "cn_seg demo: BN vs CN on synthetic Cityscapes + GTA5 domains, 400" \
     "iterations each (a few minutes on 2 cores). Logs: $LOGS/"
-stage "Generate the synthetic domains (data/synthetic)" "$LOGS/data.log" \
-    "$PYTHON" tools/make_synthetic_domains.py --out data/synthetic
-stage "Prepare Cityscapes layout (label ids -> train ids)" \
-    "$LOGS/convert_cityscapes.log" \
-    "$PYTHON" tools/dataset_converters/cityscapes.py data/synthetic/cityscapes
-stage "Prepare GTA5 layout (label ids -> train ids)" "$LOGS/convert_gta5.log" \
-    "$PYTHON" tools/dataset_converters/gta5.py data/synthetic/gta5
+stage "Generate the synthetic domains and prepare them with the dataset" \
+    "converters (data/synthetic)" "$LOGS/data.log" \
+    "$PYTHON" tools/make_synthetic_domains.py --out data/synthetic --prepare
 
 for RUN in bn cn; do
     if [ "$RUN" = bn ]; then CONFIG=$BN_CONFIG; else CONFIG=$CN_CONFIG; fi

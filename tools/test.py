@@ -11,8 +11,8 @@ fix, instead of being tested with those layers at their initial state.
 import argparse
 
 import cn_seg  # noqa: F401  (registers CN, datasets, metrics; safe loading)
-from cn_seg.engine.run_config import add_run_args, build_runner, \
-    load_run_config
+from cn_seg.openmmlab.engine.run_config import (add_run_args, build_runner,
+                                                load_run_config)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -7,16 +7,16 @@ with a path it continues from that checkpoint, with its seed and random
 states, so that the resumed run equals an uninterrupted one. Importing
 cn_seg registers its modules and loads every checkpoint (local or URL) with
 ``weights_only=True``; each run gets cn_seg's checkpoint hooks
-(:func:`cn_seg.engine.run_config.add_safety_hooks`): a checkpoint that does
-not fit the model's norm layers is refused, and checkpoints are written so
+(:func:`cn_seg.openmmlab.engine.run_config.add_safety_hooks`): a checkpoint
+that does not fit the model's norm layers is refused, and checkpoints are written so
 that a kill during a write keeps the previous one.
 """
 import argparse
 
 import cn_seg  # noqa: F401  (registers CN, datasets, hooks; safe resume)
-from cn_seg.engine.run_config import (add_run_args, apply_resume,
-                                     build_runner, enable_amp,
-                                     load_run_config)
+from cn_seg.openmmlab.engine.run_config import (add_run_args, apply_resume,
+                                                build_runner, enable_amp,
+                                                load_run_config)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -23,7 +23,8 @@ from mmseg.registry import DATASETS
 
 import cn_seg
 
-from ..test_tools.tiny_demo import REPO, TOOLS, make_data, tiny_config
+from ..processes import REPO, TOOLS
+from ..test_tools.tiny_demo import make_data, tiny_config
 
 MULTISCALE_CN = osp.join(
     REPO, 'configs', 'demo',

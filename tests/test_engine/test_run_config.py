@@ -4,8 +4,8 @@ import os.path as osp
 
 import pytest
 
-from cn_seg.engine.run_config import (add_run_args, apply_resume, enable_amp,
-                                     load_run_config)
+from cn_seg.openmmlab.engine.run_config import (add_run_args, apply_resume,
+                                                enable_amp, load_run_config)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'demo',
@@ -65,7 +65,7 @@ def test_missing_config_is_a_clear_error(tmp_path):
 
 
 def test_safety_hooks_are_added_once():
-    from cn_seg.engine.run_config import add_safety_hooks
+    from cn_seg.openmmlab.engine.run_config import add_safety_hooks
     cfg = _load()
     cfg.custom_hooks = [dict(type='DomainRoutingHook')]
     for _ in range(2):
@@ -82,7 +82,7 @@ def test_resume_takes_the_checkpoint_seed(tmp_path, configured):
     checkpoint: the seed must be the interrupted run's from the start."""
     import torch
 
-    from cn_seg.engine.run_config import use_checkpoint_seed
+    from cn_seg.openmmlab.engine.run_config import use_checkpoint_seed
     checkpoint = tmp_path / 'iter_2.pth'
     torch.save(dict(meta=dict(seed=1234, iter=2), state_dict={}), checkpoint)
     (tmp_path / 'last_checkpoint').write_text(str(checkpoint))

@@ -16,9 +16,9 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 from torch import nn
 
 import cn_seg  # noqa: F401  (guards the schemes on import)
-from cn_seg.engine.safe_schemes import (guard_checkpoint_schemes,
-                                        is_weights_only_loader,
-                                        weights_only_loader)
+from cn_seg.openmmlab.engine.safe_schemes import (guard_checkpoint_schemes,
+                                                  is_weights_only_loader,
+                                                  weights_only_loader)
 
 from .checkpoint_server import serve, write_payload
 

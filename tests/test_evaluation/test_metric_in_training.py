@@ -4,7 +4,8 @@ import json
 import subprocess
 import sys
 
-from tests.test_tools.tiny_demo import DEMO_CN, TOOLS, make_data, tiny_config
+from tests.processes import TOOLS
+from tests.test_tools.tiny_demo import DEMO_CN, make_data, tiny_config
 
 SUMMARIES = """
 val_evaluator = dict(mean_over_domains=True,

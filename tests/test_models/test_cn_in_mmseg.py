@@ -11,7 +11,8 @@ from mmseg.registry import MODELS
 from torch import nn
 
 from cn_seg import ConsistentNorm, domain_routing
-from cn_seg.engine.hooks.domain_routing_hook import _check_not_converted
+from cn_seg.openmmlab.engine.hooks.domain_routing_hook import \
+    _check_not_converted
 
 CN = dict(type='CN', num_domains=2, norm_cfg=dict(type='BN'),
           requires_grad=True)

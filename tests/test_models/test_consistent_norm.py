@@ -14,7 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from cn_seg import ConsistentNorm, domain_routing
 from cn_seg.models import AffineConsistentNorm, BatchConsistentNorm
-from cn_seg.models.norms.reference import PerDomainNorm, per_domain
+from cn_seg_workbench.oracles.reference import PerDomainNorm, per_domain
 from .cn_helpers import (TOL64, assert_banks_equal, cn_step, make_cn,
                          reference_step)
 

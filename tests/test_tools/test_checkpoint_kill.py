@@ -11,8 +11,11 @@ import signal
 
 import torch
 
-from .test_train_resume_deploy import _finish, _start, kill_when_stalled
-from .tiny_demo import DEMO_CN, TOOLS, make_data, tiny_config
+from ..processes import TOOLS, kill_when_stalled, run_python
+from .tiny_demo import DEMO_CN, make_data, tiny_config
+
+#: The folder of ``stall_hook``, which the stalling config imports.
+HERE = osp.dirname(osp.abspath(__file__))
 
 STALL = """
 custom_imports = dict(imports=['cn_seg', 'stall_hook'],
@@ -30,7 +33,7 @@ def test_kill_during_checkpoint_write_keeps_the_last_one(tmp_path):
                            extra=STALL.format(marker=marker))
     train = osp.join(TOOLS, 'train.py')
     assert kill_when_stalled([train, stalling, '--work-dir', 'work'],
-                             tmp_path, marker) == -signal.SIGKILL
+                             tmp_path, marker, [HERE]) == -signal.SIGKILL
     work = tmp_path / 'work'
     partial = marker.read_text()
     assert partial == str(work / 'iter_4.pth.partial')
@@ -41,8 +44,8 @@ def test_kill_during_checkpoint_write_keeps_the_last_one(tmp_path):
     plain = tiny_config(tmp_path, 'plain.py', DEMO_CN, 4, extra="""
 default_hooks = dict(checkpoint=dict(interval=2, max_keep_ckpts=1))
 """)
-    log = _finish(_start([train, plain, '--work-dir', 'work', '--resume'],
-                         tmp_path, 1))
+    log = run_python([train, plain, '--work-dir', 'work', '--resume'],
+                     tmp_path, 1)
     assert f'Removed {partial}' in log
     assert sorted(p.name for p in work.glob('*.pth*')) == ['iter_4.pth']
     assert torch.load(work / 'iter_4.pth')['meta']['iter'] == 4

@@ -11,10 +11,7 @@ names the layers and the fix; a BN checkpoint into the CN config is still
 tested.
 """
 import json
-import os.path as osp
 import pickle
-import runpy
-import sys
 
 import pytest
 import torch
@@ -23,7 +20,8 @@ from mmseg.registry import MODELS
 
 from tests.test_engine.checkpoint_server import serve, write_payload
 
-from .tiny_demo import DEMO_BN, DEMO_CN, TOOLS, make_data, tiny_config
+from ..processes import run_tool
+from .tiny_demo import DEMO_BN, DEMO_CN, make_data, tiny_config
 
 THREE_BANKS = """
 norm_cfg = dict(type='CN', num_domains=3, norm_cfg=dict(type='SyncBN'),
@@ -32,16 +30,6 @@ model = dict(backbone=dict(norm_cfg=norm_cfg),
              decode_head=dict(norm_cfg=norm_cfg),
              auxiliary_head=dict(norm_cfg=norm_cfg))
 """
-
-
-def _run_tool(tool, *args):
-    """``python tools/<tool> args...`` in this process."""
-    argv = sys.argv
-    sys.argv = [tool, *map(str, args)]
-    try:
-        runpy.run_path(osp.join(TOOLS, tool), run_name='__main__')
-    finally:
-        sys.argv = argv
 
 
 @pytest.fixture(scope='module')
@@ -84,18 +72,18 @@ def test_url_payload_never_runs(in_root, payload_url, tmp_path, tool):
     url, marker = payload_url
     with pytest.raises(pickle.UnpicklingError) as info:
         if tool == 'test.py':
-            _run_tool(tool, in_root / 'cn2.py', url, '--work-dir',
-                      tmp_path / 'work')
+            run_tool(tool, in_root / 'cn2.py', url, '--work-dir',
+                     tmp_path / 'work')
         elif tool == 'resume':
-            _run_tool('train.py', in_root / 'cn2.py', '--resume', url,
-                      '--work-dir', tmp_path / 'work')
+            run_tool('train.py', in_root / 'cn2.py', '--resume', url,
+                     '--work-dir', tmp_path / 'work')
         elif tool == 'pretrained':  # as the Table 6 configs' open-mmlab://
-            _run_tool('train.py', in_root / 'cn2.py', '--work-dir',
-                      tmp_path / 'work', '--cfg-options',
-                      f'model.pretrained={url}')
+            run_tool('train.py', in_root / 'cn2.py', '--work-dir',
+                     tmp_path / 'work', '--cfg-options',
+                     f'model.pretrained={url}')
         else:
-            _run_tool('visualize_features.py', in_root / 'cn2.py', url,
-                      '--out', tmp_path / 'features.png')
+            run_tool('visualize_features.py', in_root / 'cn2.py', url,
+                     '--out', tmp_path / 'features.png')
     message = str(info.value)
     assert f'Refused to load the checkpoint {url}' in message
     assert 're-save its state_dict' in message
@@ -104,8 +92,8 @@ def test_url_payload_never_runs(in_root, payload_url, tmp_path, tool):
 
 def test_two_banks_into_three_are_refused_by_test(in_root, tmp_path):
     with pytest.raises(ValueError) as info:
-        _run_tool('test.py', in_root / 'cn3.py', in_root / 'cn2.pth',
-                  '--work-dir', tmp_path)
+        run_tool('test.py', in_root / 'cn3.py', in_root / 'cn2.pth',
+                 '--work-dir', tmp_path)
     message = str(info.value)
     assert message.startswith(f'Checkpoint {in_root / "cn2.pth"} does not '
                               'fit the normalization layers')
@@ -116,21 +104,21 @@ def test_two_banks_into_three_are_refused_by_test(in_root, tmp_path):
 
 def test_cn_checkpoint_into_bn_config_is_refused_by_test(in_root, tmp_path):
     with pytest.raises(ValueError, match='tools/cn2bn.py CONFIG CHECKPOINT'):
-        _run_tool('test.py', in_root / 'bn.py', in_root / 'cn2.pth',
-                  '--work-dir', tmp_path)
+        run_tool('test.py', in_root / 'bn.py', in_root / 'cn2.pth',
+                 '--work-dir', tmp_path)
 
 
 def test_cn2bn_refuses_a_checkpoint_with_other_banks(in_root, tmp_path):
     out = tmp_path / 'folded'
     with pytest.raises(ValueError, match='set num_domains'):
-        _run_tool('cn2bn.py', in_root / 'cn3.py', in_root / 'cn2.pth', out)
+        run_tool('cn2bn.py', in_root / 'cn3.py', in_root / 'cn2.pth', out)
     assert not (out / 'model.pth').exists()
 
 
 def test_bn_checkpoint_into_cn_config_is_tested(in_root, tmp_path):
     """As documented: a plain BN checkpoint fills every CN bank."""
-    _run_tool('test.py', in_root / 'cn2.py', in_root / 'bn.pth',
-              '--work-dir', tmp_path)
+    run_tool('test.py', in_root / 'cn2.py', in_root / 'bn.pth',
+             '--work-dir', tmp_path)
     (result, ) = [p for p in tmp_path.glob('*/*.json')
                   if p.stem == p.parent.name]
     assert 'cityscapes/mIoU' in json.loads(result.read_text())

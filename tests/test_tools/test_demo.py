@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from .tiny_demo import REPO, TOOLS
+from ..processes import REPO, TOOLS
 
 MATRIX = osp.join(
     REPO, 'configs', 'demo',

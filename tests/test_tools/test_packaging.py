@@ -87,7 +87,7 @@ def test_kernels_are_declared_when_torch_is_importable(hide_torch):
 
 
 def test_declared_torch_is_the_one_import_asks_for():
-    from cn_seg.engine.safe_load import MIN_TORCH
+    from cn_seg.openmmlab.engine.safe_load import MIN_TORCH
     proc = _setup(['--version'], show_setup=True)
     line = proc.stdout.split('install_requires:\n', 1)[1].splitlines()[0]
     (torch, ) = [Requirement(r) for r in eval(line)

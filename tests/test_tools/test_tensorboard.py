@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from .tiny_demo import DEMO_CN, TOOLS, make_data, tiny_config
+from ..processes import TOOLS
+from .tiny_demo import DEMO_CN, make_data, tiny_config
 
 pytest.importorskip('tensorboard')
 VISUALIZER = """

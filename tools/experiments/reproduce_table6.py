@@ -54,16 +54,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 import cn_seg  # noqa: F401  (registers CN, datasets, hooks; safe resume)
-from cn_seg.analysis.results_table import bar_chart, markdown_table
-from cn_seg.analysis.machine import describe_machine
-from cn_seg.analysis.run_results import RunResult, read_run
-from cn_seg.datasets.converters import cityscapes, gta5
-from cn_seg.datasets.synthetic import make_synthetic_domains
-from cn_seg.engine.run_config import build_runner
-
-# The module beside this script (its folder is on sys.path when it runs).
-from seed_tables import (bank_matrix, mean_run, miou_by_domain,
-                         per_class_spread)
+from cn_seg.openmmlab.engine.run_config import build_runner
+from cn_seg_workbench.analysis.machine import describe_machine
+from cn_seg_workbench.analysis.results_table import bar_chart, markdown_table
+from cn_seg_workbench.analysis.run_results import RunResult, read_run
+from cn_seg_workbench.analysis.seed_tables import (bank_matrix, mean_run,
+                                                   miou_by_domain,
+                                                   per_class_spread)
+from cn_seg_workbench.synthetic import prepare_synthetic_domains
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The data root the configs name; runs read ``--data`` instead.
@@ -171,20 +169,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args.out = args.out or osp.join(
         'work_dirs', args.experiment + ('-quick' if args.quick else ''))
     return args
-
-
-def prepare_data(data: str, num_train: int, num_val: int) -> None:
-    """Generate and convert the synthetic domains unless they are there."""
-    roots = dict(cityscapes=osp.join(data, 'cityscapes'),
-                 gta5=osp.join(data, 'gta5'))
-    if not all(osp.isdir(r) for r in roots.values()):
-        print(f'Generating the synthetic domains in {data} ...', flush=True)
-        make_synthetic_domains(data, num_train=num_train, num_val=num_val)
-    for name, convert in (('cityscapes', cityscapes), ('gta5', gta5)):
-        if not osp.isfile(osp.join(roots[name], 'val.txt')):
-            if convert.main([roots[name]]) != 0:
-                raise SystemExit(f'Converting {roots[name]} failed; see the '
-                                 'messages above.')
 
 
 def _redirect(node, data: str) -> None:
@@ -318,7 +302,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     experiment = dataclasses.replace(
         experiment,
         variants=[experiment.variants[k - 1] for k in args.variants])
-    prepare_data(args.data, args.num_train, args.num_val)
+    prepare_synthetic_domains(args.data, num_train=args.num_train,
+                              num_val=args.num_val)
     start = time.perf_counter()
     results: Dict[str, List[dict]] = {}
     total = len(experiment.variants) * args.seeds
