@@ -4,10 +4,11 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset, ConcatDataset
-from mmengine.structures import BaseDataElement
 from mmseg.registry import DATASETS
 
 from cn_seg.structures import default_domain_name
+
+from .domain_tags import tag_domain
 
 #: Attributes that must agree between domains, with the config key to change.
 _CHECKED_ATTRIBUTES = (('classes', 'metainfo.classes'),
@@ -204,10 +205,7 @@ class MultiDomainDataset(ConcatDataset):
 
     def __getitem__(self, idx: int):
         data = super().__getitem__(idx)
-        tags = self._tags(self.domain_of(idx))
-        samples = data.get('data_samples') if isinstance(data, dict) else None
-        if isinstance(samples, BaseDataElement):
-            samples.set_metainfo(tags)
-        elif isinstance(data, dict) and 'data_samples' not in data:
-            data.update(tags)
+        if isinstance(data, dict):  # a list: views TransformDomains tagged
+            tag_domain(data, **self._tags(self.domain_of(idx)),
+                       where='MultiDomainDataset', unpacked=True)
         return data

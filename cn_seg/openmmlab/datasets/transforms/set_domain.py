@@ -2,33 +2,11 @@
 from typing import Optional
 
 from mmcv.transforms import BaseTransform
-from mmengine.structures import BaseDataElement
 from mmseg.registry import TRANSFORMS
 
 from cn_seg.structures import fallback_domain_name
 
-
-def tag_domain(results: dict, domain_idx: int, domain_name: str,
-               where: str) -> dict:
-    """Set ``domain_idx`` and ``domain_name`` in a packed sample's metainfo.
-
-    Args:
-        results (dict): A packed sample (``inputs``, ``data_samples``).
-        domain_idx (int): The CN bank index.
-        domain_name (str): The domain's name in metrics and logs.
-        where (str): Who asks, for the error message.
-
-    Returns:
-        dict: ``results``.
-    """
-    samples = results.get('data_samples')
-    if not isinstance(samples, BaseDataElement):
-        raise ValueError(
-            f'{where} tags the packed data sample, but the sample is not '
-            'packed: end the pipeline before it with '
-            "dict(type='PackSegInputs').")
-    samples.set_metainfo(dict(domain_idx=domain_idx, domain_name=domain_name))
-    return results
+from ..domain_tags import tag_domain
 
 
 @TRANSFORMS.register_module()

@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence
 from mmcv.transforms import BaseTransform, Compose
 from mmseg.registry import TRANSFORMS
 
-from .set_domain import tag_domain
+from ..domain_tags import tag_domain
 
 
 def _build_view(view, k: int) -> Compose:

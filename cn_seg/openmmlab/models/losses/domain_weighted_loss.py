@@ -5,12 +5,12 @@ import torch
 from mmseg.registry import MODELS
 from torch import nn
 
-from cn_seg.models.routing import DomainRouted
+from cn_seg.models.routing import DomainRouted, ReportsLossParts
 from cn_seg.structures import fallback_domain_name
 
 
 @MODELS.register_module()
-class DomainWeightedLoss(DomainRouted, nn.Module):
+class DomainWeightedLoss(DomainRouted, ReportsLossParts, nn.Module):
     """Wrap a segmentation loss so each domain is a term of its own.
 
     The wrapped loss (e.g. ``CrossEntropyLoss``) is computed over each
@@ -63,8 +63,9 @@ class DomainWeightedLoss(DomainRouted, nn.Module):
                 weight: Optional[torch.Tensor] = None, **kwargs):
         """``sum_k lambda_k * loss(domain k's samples)``.
 
-        The total is reported to the route with its per-domain terms, which
-        the routing hooks log in place of the total.
+        The total and its per-domain terms go to the forward pass's
+        :attr:`loss_parts` (when routed by data samples in ``mode='loss'``),
+        which the routing hooks log in place of the total.
         """
         route = self.route
         if route is None:
@@ -84,5 +85,6 @@ class DomainWeightedLoss(DomainRouted, nn.Module):
                 route.names[k] else fallback_domain_name(k)
             terms[name] = self.weight_of(k) * term
         total = sum(terms.values())
-        route.report_parts(total, terms)
+        if self.loss_parts is not None:
+            self.loss_parts.add(self.loss_name, total, terms)
         return total
