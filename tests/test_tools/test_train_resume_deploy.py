@@ -209,7 +209,7 @@ def test_folded_model_loads_without_cn_seg(tested, tmp_path, monkeypatch,
     root = tested['root']
     checkpoint = str(tested['straight'] / f'iter_{MAX_ITERS}.pth')
     out = tmp_path / 'folded'
-    _run_tool('cn2bn.py', [tested['config'], checkpoint, out, '--domain',
+    _run_tool('cn2bn.py', [tested['config'], checkpoint, out, '--bank',
                            domain], capsys)
     frame = sorted((root / 'data/synthetic/gta5/images').glob('*.png'))[0]
     script = tmp_path / 'plain_inference.py'

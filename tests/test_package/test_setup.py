@@ -1,7 +1,9 @@
-"""What setup.py installs: configs in the package, kernels or a loud notice.
+"""What setup.py declares and builds: configs and tools in the package,
+kernels or a loud notice, the core's requirements and the extras.
 
 The builds run setup.py's own commands into temporary folders (``build_py``,
-``sdist``), without compiling the kernels, so each takes a few seconds.
+``sdist``), without compiling the kernels, so each takes a few seconds; the
+wheel itself is checked in ``test_wheel.py``.
 """
 import filecmp
 import os
@@ -14,10 +16,9 @@ from importlib import metadata
 import pytest
 from packaging.requirements import Requirement
 
-import cn_seg
+from ..processes import REPO
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = osp.join(REPO, 'configs')
+SHIPPED = ('configs', 'tools')  # in the package as cn_seg/.mim/<folder>
 NOTICE = 'kernels\n(cn_seg._C: per-domain batch norm on the CPU) are NOT built'
 FIX = 'pip install --no-build-isolation .'
 # Runs setup.py as pip's backend does, with torch unimportable if asked, and
@@ -62,14 +63,17 @@ def _same_tree(a, b):
 
 
 @pytest.mark.parametrize('hide_torch', [False, True])
-def test_build_ships_configs_and_says_when_kernels_are_skipped(
+def test_build_ships_configs_and_tools_and_says_when_kernels_are_skipped(
         tmp_path, hide_torch):
     # start_new_session: no controlling terminal, so the notice that
     # setup.py also writes to /dev/tty stays out of the test's terminal.
     proc = _setup(['build_py', '--build-lib', str(tmp_path)], hide_torch)
-    _same_tree(CONFIGS, tmp_path / 'cn_seg' / '.mim' / 'configs')
-    assert not osp.islink(tmp_path / 'cn_seg' / '.mim' / 'configs')
+    for name in SHIPPED:
+        _same_tree(osp.join(REPO, name), tmp_path / 'cn_seg' / '.mim' / name)
+        assert not osp.islink(tmp_path / 'cn_seg' / '.mim' / name)
     assert (tmp_path / 'cn_seg' / 'version.py').is_file()
+    assert (tmp_path / 'cn_seg_workbench' / 'synthetic' / 'domains.py'
+            ).is_file()
     if hide_torch:
         assert proc.stderr.count(NOTICE) == 1, proc.stderr
         assert FIX in proc.stderr
@@ -101,30 +105,29 @@ def test_sdist_carries_what_a_wheel_is_built_from(tmp_path):
     (archive, ) = tmp_path.glob('cn_seg-*.tar.gz')
     with tarfile.open(archive) as tar:
         names = {n.split('/', 1)[1] for n in tar.getnames() if '/' in n}
-    configs = {osp.join('configs', f) for f in _files(CONFIGS)}
+    shipped = {osp.join(name, f) for name in SHIPPED
+               for f in _files(osp.join(REPO, name))}
     csrc = {osp.join('cn_seg', 'csrc', f)
             for f in os.listdir(osp.join(REPO, 'cn_seg', 'csrc'))}
-    assert configs | csrc | {'LICENSE', 'README.md', 'setup.py'} <= names
+    assert shipped | csrc | {'LICENSE', 'README.md', 'setup.py'} <= names
     assert not [n for n in names if '.mim' in n or n.endswith('.so')]
 
 
-def test_installed_package_carries_the_configs():
-    """``make env`` (an editable install) links them; a wheel copies them."""
-    installed = osp.join(osp.dirname(cn_seg.__file__), '.mim', 'configs')
-    assert osp.isdir(installed), (
-        f'{installed} is missing: reinstall cn_seg (make env, or pip install '
-        '--no-build-isolation -e .) so that setup.py links the configs.')
-    _same_tree(CONFIGS, installed)
-
-
-def test_environment_meets_the_declared_requirements():
+def test_core_needs_torch_and_numpy_and_the_extras_are_met_here():
+    """``make env`` installs the core, the mmseg extra and the tests extra."""
     requirements = [Requirement(r) for r in metadata.requires('cn_seg')]
-    base = [r for r in requirements if r.marker is None]
-    assert {r.name for r in base} >= {'torch', 'mmcv', 'mmengine',
-                                      'mmsegmentation', 'numpy', 'setuptools'}
-    for requirement in base:
+    assert {r.name for r in requirements if r.marker is None} == {
+        'torch', 'numpy'}
+    extras = set(metadata.metadata('cn_seg').get_all('Provides-Extra'))
+    assert extras == {'mmseg', 'tensorboard', 'triton', 'tests'}
+    mmseg = [r for r in requirements
+             if r.marker is not None and r.marker.evaluate({'extra': 'mmseg'})]
+    assert {r.name for r in mmseg} >= {'mmcv', 'mmengine', 'mmsegmentation'}
+    for requirement in requirements:
+        if requirement.marker is not None and not any(
+                requirement.marker.evaluate({'extra': e})
+                for e in ('mmseg', 'tests')):
+            continue
         version = metadata.version(requirement.name)
         assert requirement.specifier.contains(version, prereleases=True), (
             f'{requirement.name} {version} does not meet {requirement}')
-    extras = set(metadata.metadata('cn_seg').get_all('Provides-Extra'))
-    assert extras >= {'tensorboard', 'triton', 'tests'}
