@@ -77,10 +77,15 @@ def say_loudly(message):
 def get_extensions():
     """The CPU kernels of per-domain batch norm, if torch is importable.
 
+    ``CN_SEG_NO_KERNELS=1`` in the environment leaves them out on purpose
+    (a quick build; CN then runs its pure-PyTorch path on the CPU).
+
     Returns:
         tuple: ``(ext_modules, cmdclass, why_not)``; ``why_not`` is the
         message to show when the kernels cannot be built, else None.
     """
+    if os.environ.get('CN_SEG_NO_KERNELS') == '1':
+        return [], {}, None
     try:
         import torch
         from torch.utils.cpp_extension import BuildExtension, CppExtension

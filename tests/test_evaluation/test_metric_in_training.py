@@ -1,5 +1,5 @@
 """The metric's summaries in a real training: logged, and usable by
-mmengine's ``save_best`` (README.md's example)."""
+mmengine's ``save_best`` (docs/config.md's example)."""
 import json
 import subprocess
 import sys

@@ -1,9 +1,9 @@
 """Per-class metrics reach TensorBoard (``pip install cn_seg[tensorboard]``).
 
-A tiny training of the CN demo config with README.md's visualizer setting;
-TensorBoard's event file must hold every validation scalar that mmengine's
-LocalVisBackend wrote to ``vis_data/scalars.json``, per-class IoU of each
-domain included, with the same values.
+A tiny training of the CN demo config with docs/tensorboard.md's visualizer
+setting; TensorBoard's event file must hold every validation scalar that
+mmengine's LocalVisBackend wrote to ``vis_data/scalars.json``, per-class IoU
+of each domain included, with the same values.
 """
 import json
 import subprocess
