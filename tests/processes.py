@@ -57,7 +57,7 @@ def python_env(threads: Optional[int] = None,
     """
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
-        [*path, env.get('PYTHONPATH', '')]).strip(os.pathsep)
+        [*map(str, path), env.get('PYTHONPATH', '')]).strip(os.pathsep)
     if threads:
         env['OMP_NUM_THREADS'] = str(threads)
     # Sleeping, not spinning, OpenMP threads: much faster on a busy machine.

@@ -148,7 +148,7 @@ def test_unrouted_training_raises_with_instructions():
     (dict(norm_cfg=dict(type='ConsistentNorm')), 'cannot wrap another CN'),
     (dict(norm_cfg=dict(type=ConsistentNorm)), 'cannot wrap another CN'),
     (dict(norm_cfg='BN'), "must be a dict with a 'type'"),
-    (dict(norm_cfg=dict(type='NoSuchNorm')), 'not a registered norm'),
+    (dict(norm_cfg=dict(type='NoSuchNorm')), 'not a norm CN can wrap'),
     (dict(norm_cfg=dict(type='IN', track_running_stats=True)),
      'track_running_stats'),
 ])
