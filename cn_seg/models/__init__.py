@@ -1,7 +1,9 @@
-"""Models: the CN norm layer, domain routing, conversion, calibration, folding.
+"""Models: the CN norm layer, domain routing, conversion, calibration and
+test-time adaptation of banks, folding.
 
 Torch only: nothing here imports an OpenMMLab package.
 """
+from .adapt import BankAdaptation, adapt_bank
 from .calibrate import calibrate_bank
 from .convert import convert_cn
 from .fold import fold_cn
@@ -12,5 +14,6 @@ from .routing import (DomainRoute, DomainRouted, disable_domain_routing,
 __all__ = [
     'ConsistentNorm', 'BatchConsistentNorm', 'AffineConsistentNorm',
     'DomainRoute', 'DomainRouted', 'domain_routing', 'enable_domain_routing',
-    'disable_domain_routing', 'fold_cn', 'convert_cn', 'calibrate_bank'
+    'disable_domain_routing', 'fold_cn', 'convert_cn', 'calibrate_bank',
+    'adapt_bank', 'BankAdaptation'
 ]

@@ -175,7 +175,7 @@ import sys, types
 for name in ('cn_seg', 'cn_seg.openmmlab', 'cn_seg.openmmlab.datasets'):
     sys.modules[name] = types.ModuleType(name)
     sys.modules[name].__path__ = [{str(REPO)!r} + '/' + name.replace('.', '/')]
-from cn_seg.openmmlab.datasets.converters import cityscapes, gta5
+from cn_seg.openmmlab.datasets.converters import cityscapes, gta5, synthia
 heavy = {{'torch', 'mmseg', 'mmcv'}}
 print(sorted({{m.split('.')[0] for m in sys.modules}} & heavy))
 """

@@ -20,8 +20,8 @@ def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
     The checkpoint must fill every norm layer of the CN model
     (:func:`cn_seg.openmmlab.engine.norm_state.check_norm_state`: one with
     another number of banks, or without some norm layers, is refused), and
-    the folded weights are checked against the deployment config: the model that
-    config builds (without CN) loads them strictly.
+    the folded weights are checked against the deployment config: the model
+    that config builds (without CN) loads them strictly.
 
     Args:
         config (str): The CN model's config file.

@@ -12,7 +12,8 @@ from .safe_load import (check_torch_version, checkpoint_safe_globals,
 check_torch_version()
 
 from .hooks import (AtomicCheckpointHook, DomainRoutingHook,  # noqa: E402
-                    NormStateCheckHook, RandomStateHook)
+                    NormStateCheckHook, RandomStateHook,
+                    TestTimeBankHook)
 from .load_model import (build_model_to_load,  # noqa: E402
                          load_checked_checkpoint)
 from .norm_state import check_norm_state, checkpoint_state_dict  # noqa: E402
@@ -23,7 +24,8 @@ guard_checkpoint_schemes()
 
 __all__ = [
     'AtomicCheckpointHook', 'DomainRoutingHook', 'NormStateCheckHook',
-    'RandomStateHook', 'check_norm_state', 'checkpoint_state_dict',
+    'RandomStateHook', 'TestTimeBankHook', 'check_norm_state',
+    'checkpoint_state_dict',
     'build_model_to_load', 'load_checked_checkpoint',
     'checkpoint_safe_globals', 'check_torch_version',
     'guard_checkpoint_schemes', 'register_checkpoint_safe_globals'
