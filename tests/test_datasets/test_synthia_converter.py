@@ -15,7 +15,8 @@ from PIL import Image
 
 from cn_seg.openmmlab.datasets.converters import synthia
 
-from .test_dataset_converters import REPO, _lines, run_tool
+from ..processes import run_tool
+from .test_dataset_converters import _lines
 
 # SYNTHIA README: class name -> id (RAND_CITYSCAPES).
 README = {'void': 0, 'sky': 1, 'building': 2, 'road': 3, 'sidewalk': 4,
@@ -104,7 +105,6 @@ def test_subset_is_reproducible(root):
 
 def test_bad_layout_exits_2(tmp_path, capsys, monkeypatch):
     (tmp_path / 'RGB').mkdir()
-    script = REPO / 'tools' / 'dataset_converters' / 'synthia.py'
-    assert run_tool(script, [tmp_path], monkeypatch) == 2
+    assert run_tool('dataset_converters/synthia.py', tmp_path) == 2
     assert f"missing {Path(tmp_path) / 'GT' / 'LABELS'}" in \
         capsys.readouterr().err
