@@ -11,6 +11,14 @@ if not torch.cuda.is_available():
     os.environ.setdefault('TRITON_INTERPRET', '1')
 
 
+@pytest.fixture(autouse=True, scope='session')
+def _safe_loading():
+    """Load checkpoints as the tools do: the tests read the checkpoints their
+    runs write (``import cn_seg`` alone does not install it)."""
+    from cn_seg.engine import install_safe_loading
+    install_safe_loading()
+
+
 @pytest.fixture(autouse=True)
 def _mmseg_scope():
     """Build configs the way mmseg's tools do: default scope ``mmseg``.
