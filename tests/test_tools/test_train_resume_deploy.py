@@ -31,8 +31,8 @@ TIMEOUT = 300
 STALL = """
 custom_imports = dict(imports=['cn_seg', 'stall_hook'],
                       allow_failed_imports=False)
-custom_hooks = [dict(type='DomainRoutingHook'),
-                dict(type='StallAfterIterHook', at={at}, marker='{marker}')]
+custom_hooks = _base_.custom_hooks + [
+    dict(type='StallAfterIterHook', at={at}, marker='{marker}')]
 """
 # A random seed; the demo's train loader (one persistent worker, seeded from
 # the run's seed) in place of tiny_config's in-process loading.
