@@ -39,6 +39,7 @@ import cn_seg  # noqa: F401  (registers CN)
 from cn_seg.deploy.deploy_config import deploy_config
 from cn_seg.engine import (build_model_to_load, install_safe_loading,
                            load_checked_checkpoint)
+from cn_seg.engine.bank_checkpoint import save_bank_checkpoint
 
 SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 _ANNOTATIONS = ('LoadAnnotations', 'LoadDepthAnnotation')
@@ -200,18 +201,14 @@ def main(argv=None) -> None:
         from_bank=args.from_bank)
     print()
 
-    meta = copy.deepcopy(source.get('meta') or {})
-    meta.setdefault('cn_seg_calibration', []).append(dict(
-        checkpoint=osp.abspath(args.checkpoint), bank=args.bank,
-        from_bank=args.from_bank, images=osp.abspath(args.images),
-        num_images=len(paths), num_batches=num_batches,
-        batch_size=args.batch_size, first_image=paths[0],
-        last_image=paths[-1]))
-    state_dict = {k: v.cpu() for k, v in model.state_dict().items()}
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    partial = f'{args.out}.partial'
-    torch.save(dict(meta=meta, state_dict=state_dict), partial)
-    os.replace(partial, args.out)  # a killed run leaves no half file at --out
+    save_bank_checkpoint(model, args.out, source.get('meta'),
+                         'cn_seg_calibration', dict(
+                             checkpoint=osp.abspath(args.checkpoint),
+                             bank=args.bank, from_bank=args.from_bank,
+                             images=osp.abspath(args.images),
+                             num_images=len(paths), num_batches=num_batches,
+                             batch_size=args.batch_size,
+                             first_image=paths[0], last_image=paths[-1]))
     print_log(f'Bank {args.bank} calibrated from {len(paths)} images '
               f'({num_batches} batches, {time.time() - start:.1f} s); '
               f'written to {args.out}', logger='current')

@@ -54,17 +54,22 @@ KNOWN_LABEL_IDS: Tuple[int, ...] = tuple(
     sorted(i for _, i in LABELS if i >= 0))
 
 
-def label_id_to_train_id_lut() -> np.ndarray:
+def label_id_to_train_id_lut(
+        train_label_ids: Tuple[int, ...] = TRAIN_LABEL_IDS) -> np.ndarray:
     """Return a 256-entry lookup table from label id to train id.
 
     Every label id that is not one of the 19 evaluated classes (and every
     value above 33) maps to :data:`IGNORE_INDEX`.
 
+    Args:
+        train_label_ids (tuple[int]): The label id of each train id.
+            Default: Cityscapes' (:data:`TRAIN_LABEL_IDS`).
+
     Returns:
         np.ndarray: ``uint8`` array of shape (256,).
     """
     lut = np.full(256, IGNORE_INDEX, dtype=np.uint8)
-    lut[list(TRAIN_LABEL_IDS)] = np.arange(len(TRAIN_LABEL_IDS))
+    lut[list(train_label_ids)] = np.arange(len(train_label_ids))
     return lut
 
 

@@ -1,4 +1,5 @@
 """Models: the CN norm layer, domain routing, folding and the per-domain loss."""
+from .adapt import BankAdaptation, adapt_bank
 from .calibrate import calibrate_bank
 from .convert import convert_cn
 from .fold import fold_cn
@@ -11,5 +12,6 @@ __all__ = [
     'ConsistentNorm', 'BatchConsistentNorm', 'AffineConsistentNorm',
     'DomainRoute', 'DomainRouted', 'domain_routing', 'enable_domain_routing',
     'disable_domain_routing', 'fold_cn', 'convert_cn', 'calibrate_bank',
+    'adapt_bank', 'BankAdaptation',
     'DomainWeightedLoss'
 ]

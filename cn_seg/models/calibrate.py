@@ -16,13 +16,17 @@ from .norms import BatchConsistentNorm, ConsistentNorm
 from .routing import uniform_route
 
 
-def _check(model: nn.Module, bank: int,
-           from_bank: Optional[int]) -> List[BatchConsistentNorm]:
-    """The layers whose statistics bank ``bank`` gets, after the checks."""
+def _check(model: nn.Module, bank: int, from_bank: Optional[int],
+           who: str = 'calibrate_bank') -> List[BatchConsistentNorm]:
+    """The layers whose statistics bank ``bank`` gets, after the checks.
+
+    ``who`` names the caller (``calibrate_bank``, ``adapt_bank``) in the
+    messages.
+    """
     layers = [m for m in model.modules() if isinstance(m, ConsistentNorm)]
     if not layers:
         raise ValueError(
-            'calibrate_bank: the model has no CN layer; convert its norm '
+            f'{who}: the model has no CN layer; convert its norm '
             'layers first with cn_seg.convert_cn(model, num_domains) or build '
             "it with norm_cfg=dict(type='CN', ...).")
     num_domains = min(m.num_domains for m in layers)
@@ -32,19 +36,19 @@ def _check(model: nn.Module, bank: int,
         if isinstance(value, bool) or not isinstance(value, int) or \
                 not 0 <= value < num_domains:
             raise ValueError(
-                f'calibrate_bank: {name}={value!r} is not a bank of the '
+                f'{who}: {name}={value!r} is not a bank of the '
                 f'model: its CN layers have {num_domains} banks; choose one '
                 f'in [0, {num_domains}).')
     if any(m.share_state for m in layers):
         raise ValueError(
-            'calibrate_bank: the model has CN layers with share_state=True '
+            f'{who}: the model has CN layers with share_state=True '
             '(one set of statistics for all domains): there is no bank of '
             'its own to calibrate.')
     stats = [m for m in layers if isinstance(m, BatchConsistentNorm)
              and m.track_running_stats]
     if not stats:
         raise ValueError(
-            'calibrate_bank: no CN layer of the model keeps running '
+            f'{who}: no CN layer of the model keeps running '
             'statistics (CN over GN, LN, IN or BN with '
             'track_running_stats=False normalizes with each input\'s own '
             'statistics): there is nothing to calibrate.')

@@ -186,6 +186,7 @@ for name in ('cn_seg', 'cn_seg.datasets'):
     sys.modules[name] = types.ModuleType(name)
     sys.modules[name].__path__ = [{str(REPO)!r} + '/' + name.replace('.', '/')]
 import cn_seg.datasets.converters.cityscapes, cn_seg.datasets.converters.gta5
+import cn_seg.datasets.converters.synthia
 heavy = {{'torch', 'mmseg', 'mmcv'}}
 print(sorted({{m.split('.')[0] for m in sys.modules}} & heavy))
 """

@@ -9,6 +9,10 @@ unlabeled training frames:
   with bank 0 before calibration (never trained: initial state), and with
   bank 0 after ``--bank 0 --from-bank 1`` (bank 1's affine parameters,
   statistics from the real frames).
+- CN with bank 0 adapted online to the real val set as it is tested
+  (``tools/test.py --adapt-bank 0 --from-bank 1``: each batch updates bank
+  0's statistics, a cumulative average, before it is predicted; no labels,
+  no second pass), in batches of 1 and of 4 frames.
 - For reference, BN (the same network with plain BN): as trained, and with
   its BN statistics re-estimated in place from the same frames (AdaBN; the
   tool runs on its 1-bank CN form, which is the BN model as
@@ -46,6 +50,10 @@ BN_CONFIG = osp.join(CONFIGS,
                      'deeplabv3_r18-d8_1xb4-400_synthetic-gta5-64x128.py')
 ADABN_CONFIG = osp.join(
     CONFIGS, 'cn1_deeplabv3_r18-d8_1xb4-400_synthetic-gta5-64x128_adabn.py')
+ONLINE_CONFIG = osp.join(
+    CONFIGS, 'cn_deeplabv3_r18-d8_1xb4-400_synthetic-gta5-64x128_online.py')
+#: Batch sizes of the online adaptation runs.
+ONLINE_BATCH_SIZES = (1, 4)
 TOOLS = osp.join(REPO, 'tools')
 REAL_FRAMES = 'data/synthetic/cityscapes/leftImg8bit/train'
 
@@ -56,6 +64,11 @@ ROWS = [
      'cityscapes_bank0'),
     ('CN, bank 0 calibrated from real unlabeled frames (--from-bank 1)',
      'cn_calibrated', 'cityscapes_bank0'),
+] + [
+    (f'CN, bank 0 adapted online to the real val stream, batches of {b} '
+     '(--adapt-bank 0 --from-bank 1)', f'cn_online_b{b}', 'cityscapes_online')
+    for b in ONLINE_BATCH_SIZES
+] + [
     ('BN, as trained', 'bn_trained', 'cityscapes'),
     ('BN, statistics re-estimated in place on real frames (AdaBN)',
      'bn_adabn', 'cityscapes'),
@@ -146,6 +159,15 @@ def run_seed(stage: Stages, seed: int, max_iters: int, bn: bool) -> dict:
         stage(f'seed{seed}_{kind}_test', osp.join(TOOLS, 'test.py'), config,
               checkpoint, '--work-dir', run_dir + '_test_trained')
         out[f'{kind}_trained'] = metrics(run_dir + '_test_trained')
+        if kind == 'cn':
+            for b in ONLINE_BATCH_SIZES:
+                test_dir = f'{run_dir}_test_online_b{b}'
+                stage(f'seed{seed}_cn_test_online_b{b}',
+                      osp.join(TOOLS, 'test.py'), ONLINE_CONFIG, checkpoint,
+                      '--work-dir', test_dir, '--adapt-bank', '0',
+                      '--from-bank', '1', '--cfg-options',
+                      f'test_dataloader.batch_size={b}')
+                out[f'cn_online_b{b}'] = metrics(test_dir)
         calibrated = osp.join(run_dir, 'calibrated_bank0.pth')
         stage(f'seed{seed}_{kind}_calibrate',
               osp.join(TOOLS, 'calibrate_bank.py'), calib_config, checkpoint,
@@ -213,7 +235,12 @@ def main(argv=None) -> None:
         'on the real (Cityscapes-like) val set (20 frames). Calibration: '
         f'`tools/calibrate_bank.py` over the {num_frames} real training '
         'frames without labels (batches of 8, the test pipeline), no '
-        'gradient. std: sample standard deviation over the seeds.', '']
+        'gradient. Online adaptation: `tools/test.py --adapt-bank 0 '
+        '--from-bank 1` on the real val set in file order (bank 0 starts '
+        "from bank 1 and takes each batch's statistics, a cumulative "
+        'average, before predicting it; layers that see one value per '
+        'channel, ASPP image pooling in batches of one frame, keep bank '
+        "1's). std: sample standard deviation over the seeds.", '']
     lines += table(results, ROWS, args.seeds)
     lines += ['', 'For reference, mIoU (%) on the rendered (GTA5-like) val '
               'set (the training domain):', '']

@@ -16,7 +16,7 @@ from typing import Callable, List, Optional, Sequence
 from mmengine.utils import track_parallel_progress, track_progress
 
 from .outputs import report, write_counts
-from .pairs import PairResult, check_pair
+from .pairs import CITYSCAPES_TABLE, LabelTable, PairResult, check_pair
 
 #: Exit status for a data root without the expected layout.
 EXIT_BAD_LAYOUT = 2
@@ -58,17 +58,18 @@ def run_tasks(func: Callable, tasks: Sequence, nproc: int, desc: str) -> list:
 
 
 def check_pairs(root: str, pairs: Sequence[PairResult], args,
-                write: bool = True) -> List[PairResult]:
+                write: bool = True,
+                table: LabelTable = CITYSCAPES_TABLE) -> List[PairResult]:
     """Run :func:`.pairs.check_pair` over the pairs that were found.
 
     Pairs that already have a fault (a missing file) are returned as they
-    are; the others are decoded, checked and (if ``write``) converted, in
-    ``args.nproc`` processes.
+    are; the others are decoded, checked against ``table`` and (if
+    ``write``) converted, in ``args.nproc`` processes.
     """
     found = [p for p in pairs if p.fault is None]
     checked = run_tasks(
         functools.partial(check_pair, root=root, force=args.force,
-                          write=write), found, args.nproc,
+                          write=write, table=table), found, args.nproc,
         'checking and converting' if write else 'checking')
     return [p for p in pairs if p.fault is not None] + checked
 

@@ -17,29 +17,17 @@ With ``--subset N --seed S`` it draws N of the valid training pairs with
 ``train_subset{N}_seed{S}.txt``: the same N frames for the same seed and data.
 """
 import argparse
-import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .common import (LayoutError, base_parser, check_layout, check_pairs,
-                     finish, run_cli)
-from .outputs import write_list
+from .common import LayoutError, base_parser, check_layout, run_cli
+from .flat import (TRAIN_ID_SUFFIX, add_subset_args, convert_splits,
+                   png_names, select_subset)
 from .pairs import PairResult
 
-TRAIN_ID_SUFFIX = '_labelTrainIds.png'
-
-
-def _names(folder: str) -> List[str]:
-    """The PNGs of ``folder`` without the converter's own files.
-
-    Its outputs (``*_labelTrainIds.png``) and temporary files (also those of
-    older versions, ``*_labelTrainIds.png.tmp.png``) are not pairs.
-    """
-    return sorted(
-        f[:-4] for f in os.listdir(folder) if f.endswith('.png')
-        and TRAIN_ID_SUFFIX[:-4] not in f and not f.startswith('.'))
+__all__ = ['convert', 'find_pair', 'read_splits', 'select_subset', 'main']
 
 
 def read_splits(root: str, names: Sequence[str]) -> Dict[str, List[str]]:
@@ -77,49 +65,12 @@ def convert(args: argparse.Namespace) -> str:
     """Run the conversion the command line asks for; return a summary."""
     root = args.data_root
     check_layout(root, ['images', 'labels'], 'GTA5')
-    frames, labels = _names(osp.join(root, 'images')), _names(
-        osp.join(root, 'labels'))
+    frames = png_names(osp.join(root, 'images'))
+    labels = png_names(osp.join(root, 'labels'))
     if not frames:
         raise LayoutError(f'{osp.join(root, "images")} holds no PNG frames.')
     splits = read_splits(root, sorted(set(frames) | set(labels)))
-    if args.subset is not None:
-        splits = dict(train=splits['train'])
-    names = list(dict.fromkeys(n for split in splits.values() for n in split))
-    pairs = [find_pair(root, name) for name in names]
-    if args.subset is None:
-        results = check_pairs(root, pairs, args)
-    else:
-        # The draw is from the pairs that pass every check, so that the
-        # subset has N usable pairs; only those N are written.
-        checked = check_pairs(root, pairs, args, write=False)
-        valid = {r.name: r for r in checked if r.fault is None}
-        chosen = select_subset([n for n in splits['train'] if n in valid],
-                               args.subset, args.seed)
-        splits = {f'train_subset{args.subset}_seed{args.seed}': chosen}
-        results = [r for r in checked if r.fault is not None] + check_pairs(
-            root, [valid[n] for n in chosen], args)
-    done = {r.name for r in results if r.fault is None}
-    lists = {
-        f'{split}.txt': write_list(root, f'{split}.txt',
-                                   [n for n in split_names if n in done])
-        for split, split_names in splits.items()
-    }
-    return finish(root, results, lists)
-
-
-def select_subset(names: Sequence[str], size: int, seed: int) -> List[str]:
-    """``size`` of ``names`` drawn with ``seed``, in the order of ``names``.
-
-    Raises:
-        LayoutError: If fewer than ``size`` valid pairs exist.
-    """
-    if size > len(names) or size <= 0:
-        raise LayoutError(
-            f'--subset {size} needs 1 to {len(names)} (the valid training '
-            'pairs); choose a smaller subset.')
-    chosen = set(np.random.default_rng(seed).choice(
-        len(names), size, replace=False).tolist())
-    return [n for i, n in enumerate(names) if i in chosen]
+    return convert_splits(root, splits, find_pair, args)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -127,10 +78,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = base_parser(
         'Convert GTA5 labels to Cityscapes train ids, check every pair, and '
         'write file lists and per-class pixel counts.')
-    parser.add_argument('--subset', type=int, default=None, metavar='N',
-                        help='convert and list only N training pairs drawn '
-                        'with --seed (e.g. 2975, the size of Cityscapes '
-                        'train)')
-    parser.add_argument('--seed', type=int, default=0, metavar='S',
-                        help='seed of the --subset draw (default: 0)')
+    add_subset_args(parser)
     return run_cli(convert, parser, argv)

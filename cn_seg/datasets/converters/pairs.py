@@ -10,7 +10,7 @@ import dataclasses
 import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -35,9 +35,6 @@ MAX_UNKNOWN_SHARE = 0.01
 READ_ERRORS = (OSError, ValueError, KeyError, TypeError, SyntaxError,
                cv2.error)
 
-_LUT = label_id_to_train_id_lut()
-_UNKNOWN = np.ones(256, dtype=bool)
-_UNKNOWN[list(KNOWN_LABEL_IDS)] = False
 
 
 @dataclass
@@ -94,6 +91,47 @@ def load_label_ids(path: str) -> np.ndarray:
     return read_label_ids(path)
 
 
+@dataclass(frozen=True)
+class LabelTable:
+    """How a dataset's label images hold its label ids.
+
+    Args:
+        name (str): The table's name in messages ('Cityscapes').
+        train_label_ids (tuple[int]): The label id of each train id.
+        known_ids (tuple[int]): Every id a label may hold (0..255); any
+            other is unknown.
+        read (Callable[[str], np.ndarray]): Decodes a label source into
+            ``uint8`` label ids (a module-level function: the workers
+            pickle it).
+    """
+    name: str
+    train_label_ids: Tuple[int, ...]
+    known_ids: Tuple[int, ...]
+    read: Callable[[str], np.ndarray]
+
+    def lut(self) -> np.ndarray:
+        """The 256-entry lookup table from label id to train id (255)."""
+        return label_id_to_train_id_lut(self.train_label_ids)
+
+    def unknown(self) -> np.ndarray:
+        """Whether each of the 256 ids is outside the table."""
+        unknown = np.ones(256, dtype=bool)
+        unknown[list(self.known_ids)] = False
+        return unknown
+
+    def expected(self) -> str:
+        """The known ids, for messages: '0..33'."""
+        ids = sorted(self.known_ids)
+        if ids == list(range(ids[0], ids[-1] + 1)):
+            return f'{ids[0]}..{ids[-1]}'
+        return ', '.join(map(str, ids))
+
+
+#: Cityscapes label ids (Cityscapes, and GTA5, whose labels reuse them).
+CITYSCAPES_TABLE = LabelTable('Cityscapes', TRAIN_LABEL_IDS, KNOWN_LABEL_IDS,
+                              load_label_ids)
+
+
 def frame_size(path: str):
     """``(width, height)`` of a frame decoded as training will decode it.
 
@@ -117,29 +155,31 @@ def frame_size(path: str):
     return img.shape[1], img.shape[0]
 
 
-def _ids_message(hist: np.ndarray) -> str:
-    unknown = np.flatnonzero(hist * _UNKNOWN)
+def _ids_message(hist: np.ndarray, unknown_ids: np.ndarray) -> str:
+    unknown = np.flatnonzero(hist * unknown_ids)
     shown = ', '.join(str(i) for i in unknown[:5])
     return shown + (', ...' if len(unknown) > 5 else '')
 
 
-def label_problems(result: PairResult, ids: np.ndarray) -> PairResult:
+def label_problems(result: PairResult, ids: np.ndarray,
+                   table: LabelTable = CITYSCAPES_TABLE) -> PairResult:
     """Set ``counts`` and any fault or warning about the ids of a label."""
     hist = np.bincount(ids.ravel(), minlength=256)
-    counts = hist[list(TRAIN_LABEL_IDS)]
-    share = hist[_UNKNOWN].sum() / max(ids.size, 1)
+    counts = hist[list(table.train_label_ids)]
+    unknown = table.unknown()
+    share = hist[unknown].sum() / max(ids.size, 1)
     what = f'label {result.source}'
     if share > MAX_UNKNOWN_SHARE:
         return dataclasses.replace(result, fault=(
             f'{what}: {share:.1%} of its pixels hold ids outside the '
-            f'Cityscapes table ({_ids_message(hist)}; expected 0..33). Is it '
-            'a label-id image (not train ids or colours)? Replace it with '
-            'the dataset\'s label-id PNG.'))
+            f'{table.name} table ({_ids_message(hist, unknown)}; expected '
+            f'{table.expected()}). Is it a label-id image (not train ids or '
+            'colours)? Replace it with the dataset\'s label-id PNG.'))
     warning = None
     if share > 0:
         warning = (f'{what}: {share:.2%} of its pixels hold ids outside the '
-                   f'Cityscapes table ({_ids_message(hist)}); they are '
-                   'ignored (255)')
+                   f'{table.name} table ({_ids_message(hist, unknown)}); '
+                   'they are ignored (255)')
     elif result.expect_classes and not counts.any():
         warning = (f'{what} has no pixel of the {len(CLASSES)} classes: all '
                    'of it is ignored in training')
@@ -170,7 +210,8 @@ def _matches(path: str, train_ids: np.ndarray) -> Optional[bool]:
 
 
 def check_pair(result: PairResult, root: str, force: bool = False,
-               write: bool = True) -> PairResult:
+               write: bool = True,
+               table: LabelTable = CITYSCAPES_TABLE) -> PairResult:
     """Decode a pair, check it, and write its train-id label if needed.
 
     An existing label is kept when it holds exactly what its source maps
@@ -185,6 +226,8 @@ def check_pair(result: PairResult, root: str, force: bool = False,
             Default: False.
         write (bool): Write the label; False only checks and counts.
             Default: True.
+        table (LabelTable): The label ids of the dataset. Default:
+            Cityscapes'.
 
     Returns:
         PairResult: A new result (the argument is left as it is).
@@ -195,7 +238,7 @@ def check_pair(result: PairResult, root: str, force: bool = False,
         return dataclasses.replace(
             result, fault=f'unreadable frame {result.frame}: {error!r}')
     try:
-        ids = load_label_ids(osp.join(root, result.source))
+        ids = table.read(osp.join(root, result.source))
     except READ_ERRORS as error:
         return dataclasses.replace(
             result, fault=f'unreadable label {result.source}: {error!r}')
@@ -203,10 +246,10 @@ def check_pair(result: PairResult, root: str, force: bool = False,
         return dataclasses.replace(result, fault=(
             f'label {result.source} is {ids.shape[1]}x{ids.shape[0]} but its '
             f'frame {result.frame} is {width}x{height}'))
-    result = label_problems(result, ids)
+    result = label_problems(result, ids, table)
     if result.fault is not None or not write:
         return result
-    train_ids = _LUT[ids]
+    train_ids = table.lut()[ids]
     out = osp.join(root, result.label)
     matches = None if force else _matches(out, train_ids)
     if matches:

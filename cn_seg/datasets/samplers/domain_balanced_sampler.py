@@ -10,6 +10,8 @@ from mmengine.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
 from ...structures import concat_ranges
+from .rare_class_sampling import (RareClassSampling, frame_class_counts,
+                                  rcs_settings)
 
 #: Runtime-info key under which the sampler's seed is saved in checkpoints.
 SEED_INFO_KEY = 'domain_balanced_sampler_seed'
@@ -46,6 +48,15 @@ class DomainBalancedSampler(Sampler):
     resumes before iteration ``prefetch_factor * num_workers`` (batches the
     workers prefetched before the checkpoint was loaded); a warning says so.
 
+    Rare-class sampling (DAFormer's RCS, :mod:`.rare_class_sampling`):
+    with ``rare_class_sampling`` a domain's stream draws each sample by
+    first drawing a class with ``softmax((1 - frequency) / temperature)``
+    over the domain's classes, then a frame holding at least ``min_pixels``
+    of it, from the converters' ``class_pixel_counts.json`` in the domain's
+    ``data_root``. Draws are independent (a frame can recur within a step),
+    and the sequence is as deterministic, distributed and resumable as the
+    shuffled passes.
+
     Args:
         dataset (ConcatDataset): The multi-domain dataset.
         samples_per_domain (Sequence[int]): Samples of each domain in every
@@ -53,13 +64,18 @@ class DomainBalancedSampler(Sampler):
         shuffle (bool): Shuffle each pass over a domain. Default: True.
         seed (int, optional): Random seed, the same on all ranks. The Runner
             passes its own. Default: None, a seed synchronized across ranks.
+        rare_class_sampling (dict, optional): ``dict(temperature=0.01,
+            min_pixels=3000)`` for every domain, or a dict from domain index
+            or name to such a setting (None or unlisted: shuffled passes).
+            Default: None (shuffled passes for every domain).
     """
 
     def __init__(self,
                  dataset,
                  samples_per_domain: Sequence[int],
                  shuffle: bool = True,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 rare_class_sampling: Optional[dict] = None) -> None:
         self.rank, self.world_size = get_dist_info()
         self.dataset = dataset
         self.domain_ranges = self._domain_ranges(dataset)
@@ -68,6 +84,8 @@ class DomainBalancedSampler(Sampler):
         self.batch_size = sum(self.samples_per_domain)
         self.shuffle = shuffle
         self.seed = sync_random_seed() if seed is None else int(seed)
+        self.rare_class_sampling = self._rare_class_sampling(
+            dataset, rare_class_sampling)
         #: Set by :class:`DomainBalancedBatchSampler` once it checked the
         #: dataloader's batch size.
         self.checked_batch_size: Optional[int] = None
@@ -103,8 +121,37 @@ class DomainBalancedSampler(Sampler):
                     'data_root.')
         return quotas
 
+    def _rare_class_sampling(self, dataset, config
+                             ) -> List[Optional[RareClassSampling]]:
+        """Each domain's RCS draw (None for shuffled passes)."""
+        names = list(getattr(dataset, 'domain_names', None) or
+                     [f'domain{k}' for k in range(len(self.domain_ranges))])
+        out: List[Optional[RareClassSampling]] = []
+        for k, setting in enumerate(rcs_settings(config, names)):
+            if setting is None or not self.samples_per_domain[k]:
+                out.append(None)
+                continue
+            try:
+                rcs = RareClassSampling(
+                    frame_class_counts(dataset.datasets[k]), **setting)
+            except ValueError as error:
+                raise ValueError(f"DomainBalancedSampler, domain "
+                                 f"'{names[k]}': {error}") from None
+            classes = dataset.datasets[k].metainfo['classes']
+            print_log(
+                f"DomainBalancedSampler: rare-class sampling of domain "
+                f"'{names[k]}': " + ', '.join(
+                    f'{classes[c]} {p:.3f}'
+                    for c, p in zip(rcs.classes, rcs.probs)) +
+                ('' if not rcs.dropped else '; never drawn (no frame with '
+                 'min_pixels of them): ' + ', '.join(
+                     classes[c] for c in rcs.dropped)), logger='current')
+            out.append(rcs)
+        return out
+
     def _domain_stream(self, k: int, seed: int) -> Iterator[int]:
-        """Endless shuffled passes over domain ``k``'s global indices.
+        """Endless shuffled passes over domain ``k``'s global indices (or
+        its rare-class draws).
 
         A pass that starts inside a global step puts the samples its
         predecessor already gave to that step last, so that no step (over
@@ -113,6 +160,11 @@ class DomainBalancedSampler(Sampler):
         """
         rng = np.random.default_rng([seed, k])
         indices = np.asarray(self.domain_ranges[k])
+        if self.rare_class_sampling[k] is not None:
+            start = self.domain_ranges[k].start
+            yield from (start + i
+                        for i in self.rare_class_sampling[k].stream(rng))
+            return
         step = self.world_size * self.samples_per_domain[k]
         order: List[int] = []
         drawn = 0

@@ -6,7 +6,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmseg.evaluation import IoUMetric
-from mmseg.registry import METRICS
+from mmseg.registry import DATASETS, METRICS
 
 from ...structures import sample_domain_tags
 from .summaries import (check_class_subsets, check_domain_names,
@@ -15,6 +15,24 @@ from .summaries import (check_class_subsets, check_domain_names,
 
 #: The per-class quantity reported for each of mmseg's ``iou_metrics``.
 _PER_CLASS = {'mIoU': 'IoU', 'mDice': 'Dice', 'mFscore': 'Fscore'}
+
+
+def dataset_class_subsets(dataset_type: str) -> Dict[str, List[str]]:
+    """The ``CLASS_SUBSETS`` a registered dataset type ships.
+
+    Raises:
+        ValueError: If the type is not registered or ships none.
+    """
+    cls = DATASETS.get(dataset_type)
+    subsets = getattr(cls, 'CLASS_SUBSETS', None)
+    if subsets is None:
+        raise ValueError(
+            f'MultiDomainIoUMetric class_subsets={dataset_type!r}: '
+            + ('no such dataset type is registered' if cls is None else
+               'that dataset ships no CLASS_SUBSETS') + "; give a dataset "
+            "that does (e.g. 'SynthiaDataset') or a dict of subset name to "
+            'class names.')
+    return subsets
 
 
 @METRICS.register_module()
@@ -64,9 +82,11 @@ class MultiDomainIoUMetric(IoUMetric):
             average every evaluated domain; a list: only the named domains
             (an error at evaluation if one was not evaluated); False: no
             ``mean/`` keys. Default: True.
-        class_subsets (dict[str, list[str]], optional): Subset name to class
-            names of the dataset (checked when the dataset's classes are
-            set); the name appears in the keys. Default: None.
+        class_subsets (dict[str, list[str]] | str, optional): Subset name
+            to class names of the dataset (checked when the dataset's
+            classes are set); the name appears in the keys. A dataset type
+            (``'SynthiaDataset'``) takes the subsets that dataset ships as
+            ``CLASS_SUBSETS`` (``synthia16``, ``synthia13``). Default: None.
         **kwargs: Arguments of :class:`mmseg.evaluation.IoUMetric`
             (``iou_metrics``, ``ignore_index``, ``nan_to_num``, ...).
 
@@ -79,10 +99,13 @@ class MultiDomainIoUMetric(IoUMetric):
 
     def __init__(self,
                  mean_over_domains: Union[bool, Sequence[str]] = True,
-                 class_subsets: Optional[Mapping[str, Sequence[str]]] = None,
+                 class_subsets: Optional[Union[Mapping[str, Sequence[str]],
+                                               str]] = None,
                  **kwargs) -> None:
         self.mean_over_domains = check_mean_over_domains(mean_over_domains)
-        self.class_subsets = check_class_subsets(class_subsets)
+        self.class_subsets = check_class_subsets(
+            dataset_class_subsets(class_subsets)
+            if isinstance(class_subsets, str) else class_subsets)
         super().__init__(**kwargs)
 
     @property
