@@ -3,8 +3,8 @@
 Importing this package registers ``GTA5Dataset``, ``SynthiaDataset`` and
 ``MultiDomainDataset`` (mmseg ``DATASETS``) and the domain-balanced samplers
 (mmengine ``DATA_SAMPLERS``), and the transforms for transform-defined
-domains (``transforms``). The converters and the synthetic-domain generator are plain
-modules used by ``tools/``.
+domains (``transforms``). The converters and the synthetic-domain generator
+are plain modules used by ``tools/``.
 """
 from . import transforms  # noqa: F401  (registers TransformDomains etc.)
 from .gta5 import GTA5Dataset
