@@ -35,9 +35,9 @@ from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
-import cn_seg  # noqa: F401  (registers CN; safe checkpoint loading)
+import cn_seg  # noqa: F401  (registers CN)
 from cn_seg.openmmlab.deploy.deploy_config import deploy_config
-from cn_seg.openmmlab.engine import (build_model_to_load,
+from cn_seg.openmmlab.engine import (build_model_to_load, install_safe_loading,
                                      load_checked_checkpoint)
 from cn_seg.openmmlab.engine.bank_checkpoint import save_bank_checkpoint
 
@@ -85,10 +85,16 @@ def find_images(folder: str, num_images: Optional[int] = None) -> List[str]:
     if not paths:
         raise ValueError(f'No images found under {folder} (searched '
                          f'recursively for {", ".join(SUFFIXES)}).')
+    if num_images is not None and num_images < 2:
+        raise ValueError(f'--num-images {num_images}: give at least 2 (BN '
+                         'statistics of one frame are undefined after '
+                         'global pooling layers such as ASPP image '
+                         'pooling).')
+    if len(paths) < 2:
+        raise ValueError(f'--images {folder} holds one frame ({paths[0]}): '
+                         'calibrating a bank needs at least 2.')
     if num_images is None or num_images >= len(paths):
         return paths
-    if num_images < 1:
-        raise ValueError(f'--num-images {num_images}: give at least 1.')
     step = len(paths) / num_images
     return [paths[int(i * step)] for i in range(num_images)]
 
@@ -127,6 +133,21 @@ def batches_of(paths: List[str], batch_size: int) -> List[List[str]]:
     return out
 
 
+def _check_one_size(paths: List[str], samples: List[dict]) -> None:
+    """Refuse a batch whose frames the test pipeline left at two sizes."""
+    sizes = [tuple(s['inputs'].shape[-2:]) for s in samples]
+    other = [i for i, size in enumerate(sizes) if size != sizes[0]]
+    if other:
+        i = other[0]
+        raise ValueError(
+            f'{paths[i]} is {sizes[i][1]}x{sizes[i][0]} after the test '
+            f'pipeline, but {paths[0]}, in the same batch, is '
+            f'{sizes[0][1]}x{sizes[0][0]} (width x height): a batch needs '
+            'frames of one size. Put frames of one size in --images, or make '
+            "the test pipeline give one size (e.g. dict(type='Resize', "
+            'scale=(W, H), keep_ratio=False)) with --cfg-options.')
+
+
 def model_batches(model, pipeline: Compose, batches: List[List[str]],
                   progress: ProgressBar) -> Iterator[dict]:
     """What the segmentor's forward takes: ``dict(inputs, mode='tensor')``."""
@@ -138,6 +159,7 @@ def model_batches(model, pipeline: Compose, batches: List[List[str]],
             except Exception as error:
                 raise ValueError(f'Cannot read image {path}: {error}') \
                     from error
+        _check_one_size(paths, samples)
         data = model.data_preprocessor(pseudo_collate(samples), False)
         yield dict(inputs=data['inputs'], mode='tensor')
         progress.update(len(paths))
@@ -151,6 +173,11 @@ def main(argv=None) -> None:
     if osp.realpath(args.out) == osp.realpath(args.checkpoint):
         raise ValueError(f'--out {args.out} is the input checkpoint; write '
                          'the calibrated model to another file.')
+    if osp.isdir(args.out):
+        raise ValueError(f'--out {args.out} is a folder; give the checkpoint '
+                         'file to write, e.g. --out '
+                         f'{osp.join(args.out, "calibrated.pth")}.')
+    install_safe_loading()
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)

@@ -9,12 +9,14 @@ imports cn_seg then runs ``mmseg.apis.init_model(OUT_DIR/config.py, OUT_DIR/mode
 ``inference_model`` with the predictions of the CN model on domain K, the
 module types of a BN model and its inference cost. A checkpoint that does
 not fill every norm layer of the CN model (another number of banks) is
-refused.
+refused, and so is one without weights of the model or with weights of
+other shapes; folding a bank that was never trained nor calibrated warns.
 """
 import argparse
 
-import cn_seg  # noqa: F401  (registers CN; safe checkpoint loading)
+import cn_seg  # noqa: F401  (registers CN)
 from cn_seg.openmmlab.deploy.fold_checkpoint import fold_checkpoint
+from cn_seg.openmmlab.engine import install_safe_loading
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,6 +35,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    install_safe_loading()
     config_path, model_path = fold_checkpoint(args.config, args.checkpoint,
                                               args.out_dir, args.bank)
     print(f'Folded bank {args.bank} of {args.checkpoint}:\n'

@@ -6,16 +6,23 @@ Usage: ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
 [--cfg-options K=V ...] [--launcher ...]``. The metrics are logged and
 written to ``WORK_DIR/<timestamp>/<timestamp>.json``, which
 tools/compare_runs.py reads.
-A checkpoint whose norm layers do not fit the config (another number of CN
-banks, a CN checkpoint for a BN config) is refused with the layers and the
-fix, instead of being tested with those layers at their initial state.
+A checkpoint that does not fill the model (weights missing, of other
+shapes, another number of CN banks, a CN checkpoint for a BN config) is
+refused with the keys and the fix (``NormStateCheckHook``, added if the
+config lacks it), instead of being tested with those weights at their
+initial state; it loads with ``weights_only=True`` from any source
+(:func:`cn_seg.openmmlab.engine.install_safe_loading`).
 With ``--adapt-bank K`` every test batch runs in CN bank K, whose statistics
 follow the test stream (``TestTimeBankHook``, :func:`cn_seg.adapt_bank`).
 """
 import argparse
 
-import cn_seg  # noqa: F401  (registers CN, datasets, metrics; safe loading)
-from cn_seg.openmmlab.engine.run_config import (add_run_args, build_runner,
+import cn_seg  # noqa: F401  (registers CN, datasets, metrics)
+from cn_seg.openmmlab.engine import install_safe_loading
+from cn_seg.openmmlab.engine.collective_timeout import \
+    explain_collective_timeout
+from cn_seg.openmmlab.engine.run_config import (add_checkpoint_check,
+                                                add_run_args, build_runner,
                                                 load_run_config)
 
 
@@ -90,7 +97,9 @@ def trigger_visualization_hook(cfg, args):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    cfg = load_run_config(args)
+    cfg = load_run_config(args)  # imports the config's custom_imports
+    install_safe_loading()  # after them: a plugin's schemes are guarded
+    add_checkpoint_check(cfg)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
@@ -102,7 +111,8 @@ def main(argv=None) -> None:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    build_runner(cfg).test()
+    with explain_collective_timeout(cfg):
+        build_runner(cfg).test()
 
 
 if __name__ == '__main__':

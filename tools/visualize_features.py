@@ -31,17 +31,21 @@ import argparse
 import os
 import os.path as osp
 
-import cn_seg  # noqa: F401  (registers CN and datasets; safe loading)
+import cn_seg  # noqa: F401  (registers CN and datasets)
 from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from mmseg.apis import init_model
 from mmseg.registry import DATASETS
 
-from cn_seg_workbench.analysis.feature_distributions import (
-    collect_features, default_layer, domain_banks, plot_distributions)
-from cn_seg_workbench.analysis.feature_statistics import (
-    domain_distances, own_statistics_reference, statistics_tables)
-from cn_seg.openmmlab.engine import load_checked_checkpoint
+from cn_seg_workbench.analysis.feature_distributions import (collect_features,
+                                                             default_layer,
+                                                             domain_banks,
+                                                             plot_distributions)
+from cn_seg_workbench.analysis.feature_statistics import (domain_distances,
+                                                          own_statistics_reference,
+                                                          statistics_tables)
+from cn_seg.openmmlab.engine import (install_safe_loading,
+                                     load_checked_checkpoint)
 from cn_seg.models import ConsistentNorm
 
 
@@ -123,13 +127,14 @@ def _reading(name, model, layer) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    install_safe_loading()
     panels, titles, references, readings = {}, {}, {}, []
     for name, config, checkpoint in args.models:
         print(f'\n{name}: {config}, {checkpoint}')
         model = init_model(config, None, device='cpu',
                            cfg_options=args.cfg_options)
-        # Refuses a checkpoint whose norm state does not fit the config
-        # (mmengine would leave those layers at their initial state).
+        # Refuses a checkpoint that does not fill the model built from the
+        # config (mmengine would leave those weights at their initial state).
         load_checked_checkpoint(model, checkpoint)
         model = model.to(args.device).eval()
         init_default_scope(model.cfg.get('default_scope', 'mmseg'))

@@ -166,12 +166,12 @@ def adapt_bank(model: nn.Module, bank: int, from_bank: Optional[int] = None,
     then counts the batches adapted from. With ``momentum=None`` the
     statistics are the cumulative average over the batches seen (the rule
     of :func:`cn_seg.calibrate_bank`, which normalizes each batch with its
-    own statistics instead, a second pass to predict it); with a number
-    ``m`` each batch moves them by ``m`` from where they started. A layer that sees one value
-    per channel (one frame through global pooling) cannot estimate a
-    variance: it keeps its statistics for that batch (counted in
-    ``skipped``). Layers that no batch reaches keep the statistics bank
-    ``bank`` started from, with a warning at the end.
+    own statistics instead, and needs a second pass to predict it); with a
+    number ``m`` each batch moves them by ``m`` from where they started. A
+    layer that sees one value per channel (one frame through global
+    pooling) cannot estimate a variance: it keeps its statistics for that
+    batch (counted in ``skipped``). Layers that no batch reaches keep the
+    statistics bank ``bank`` started from, with a warning at the end.
 
     On leaving the ``with`` block (or :meth:`BankAdaptation.close`) the
     routing is restored and bank ``bank`` keeps the adapted statistics, to be

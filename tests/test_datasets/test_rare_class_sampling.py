@@ -93,8 +93,8 @@ def test_frames_are_drawn_with_the_rcs_probabilities(dataset, temperature,
 
 def test_one_setting_for_every_domain_needs_every_domains_counts(dataset):
     with pytest.raises(ValueError, match=r"domain 'plain': .*plain/class_"
-                       'pixel_counts.json, which does not exist. Run `python tools/dataset_'
-                       'converters/<dataset>.py'):
+                       'pixel_counts.json, which does not exist. Run '
+                       '`python tools/dataset_converters/<dataset>.py'):
         DomainBalancedSampler(dataset, [1, 1], seed=0,
                               rare_class_sampling=dict(temperature=0.01))
     # A domain without quota is never drawn: its counts are not needed.

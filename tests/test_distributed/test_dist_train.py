@@ -27,7 +27,7 @@ MAX_ITERS = 4
 EXTRA = """
 custom_imports = dict(imports=['cn_seg', 'rank_state_hook'],
                       allow_failed_imports=False)
-custom_hooks = [dict(type='DomainRoutingHook'), dict(type='SaveRankStateHook')]
+custom_hooks = _base_.custom_hooks + [dict(type='SaveRankStateHook')]
 """
 
 

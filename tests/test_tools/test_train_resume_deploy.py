@@ -29,8 +29,8 @@ KILL_AFTER = 3  # the last checkpoint before the kill is iter_2.pth
 STALL = """
 custom_imports = dict(imports=['cn_seg', 'stall_hook'],
                       allow_failed_imports=False)
-custom_hooks = [dict(type='DomainRoutingHook'),
-                dict(type='StallAfterIterHook', at={at}, marker='{marker}')]
+custom_hooks = _base_.custom_hooks + [
+    dict(type='StallAfterIterHook', at={at}, marker='{marker}')]
 """
 # A random seed; the demo's train loader (one persistent worker, seeded from
 # the run's seed) in place of tiny_config's in-process loading.

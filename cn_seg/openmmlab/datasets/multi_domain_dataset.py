@@ -179,6 +179,12 @@ class MultiDomainDataset(ConcatDataset):
                         f'{b!r} != {a!r}. All domains must share one label '
                         f'space; set `{config_key}` of the datasets alike.')
 
+    @property
+    def metainfo(self) -> dict:
+        """The first dataset's metainfo, with the ``domain_names`` (which the
+        metric checks its arguments against before evaluating)."""
+        return dict(super().metainfo, domain_names=list(self.domain_names))
+
     def full_init(self) -> None:
         """Load every domain's data list, refusing a domain without sample.
         """

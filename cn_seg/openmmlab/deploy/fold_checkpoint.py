@@ -1,4 +1,5 @@
 """Fold a CN checkpoint into a plain mmseg model: weights and config."""
+import logging
 import os
 import os.path as osp
 from typing import Tuple
@@ -8,6 +9,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
+from ..engine.bank_coverage import untrained_bank_warning, untrained_banks
 from ..engine.load_model import build_model_to_load, load_checked_checkpoint
 from cn_seg.models import ConsistentNorm, fold_cn
 from .deploy_config import deploy_config
@@ -48,6 +50,11 @@ def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
         raise ValueError(f'{config} builds a model without CN layers: there '
                          'is nothing to fold; deploy it as it is.')
     source = load_checked_checkpoint(model, checkpoint)
+    untrained = untrained_banks(model).get(domain)
+    if untrained:
+        print_log(untrained_bank_warning(
+            {domain: untrained}, 'the folded model normalizes with mean 0 '
+            'and variance 1'), logger='current', level=logging.WARNING)
     model = fold_cn(model, domain).eval()
 
     plain_cfg = deploy_config(cfg, domain)

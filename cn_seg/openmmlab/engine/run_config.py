@@ -18,9 +18,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner, find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 
-# Hooks every run of the tools gets (unless its config lists them already).
-_CUSTOM_HOOKS = ('NormStateCheckHook', 'RandomStateHook')
-
+from .safe_schemes import install_safe_loading
 
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """Add the flags every cn_seg run tool takes to ``parser``.
@@ -180,14 +178,12 @@ def setup_cpu_distributed(cfg: Config) -> None:
             type='MMDistributedDataParallel', device_ids=None)
 
 
-def add_safety_hooks(cfg: Config) -> None:
-    """Give the run cn_seg's checkpoint hooks.
+def add_checkpoint_check(cfg: Config) -> None:
+    """Add ``NormStateCheckHook`` to ``custom_hooks`` unless listed.
 
-    Adds ``NormStateCheckHook`` (refuses checkpoints that do not fit the
-    norm layers) and ``RandomStateHook`` (random states in checkpoints,
-    restored on resume) to ``custom_hooks`` unless listed, and writes
-    checkpoints with ``AtomicCheckpointHook`` where the config uses
-    mmengine's ``CheckpointHook``.
+    For tools/test.py, whose checkpoint is the model it measures: one that
+    lacks weights of the model, or has weights of other shapes, is refused
+    even with a config that does not inherit ``_base_/cn_runtime.py``.
 
     Args:
         cfg (Config): The run config, changed in place.
@@ -195,12 +191,9 @@ def add_safety_hooks(cfg: Config) -> None:
     hooks = list(cfg.get('custom_hooks', None) or [])
     listed = {getattr(h.get('type'), '__name__', h.get('type'))
               for h in hooks}
-    hooks += [dict(type=name) for name in _CUSTOM_HOOKS if name not in listed]
+    if 'NormStateCheckHook' not in listed:
+        hooks.append(dict(type='NormStateCheckHook'))
     cfg.custom_hooks = hooks
-    checkpoint = (cfg.get('default_hooks', None) or {}).get('checkpoint')
-    if checkpoint is not None and checkpoint.get('type') in (
-            'CheckpointHook', 'mmengine.CheckpointHook'):
-        checkpoint['type'] = 'AtomicCheckpointHook'
 
 
 def use_checkpoint_seed(cfg: Config) -> None:
@@ -222,6 +215,7 @@ def use_checkpoint_seed(cfg: Config) -> None:
         osp.abspath(cfg.work_dir))
     if path is None:
         return
+    install_safe_loading()  # a scheme registered since is guarded too
     seed = _load_checkpoint(path, map_location='cpu').get('meta',
                                                           {}).get('seed')
     randomness = dict(cfg.get('randomness', None) or {})
@@ -239,8 +233,10 @@ def use_checkpoint_seed(cfg: Config) -> None:
 def build_runner(cfg: Config) -> Runner:
     """Build the default Runner, or ``runner_type`` from the registry.
 
-    Calls :func:`setup_cpu_distributed`, :func:`add_safety_hooks` and
-    :func:`use_checkpoint_seed` first.
+    Calls :func:`setup_cpu_distributed` and :func:`use_checkpoint_seed`
+    first. The run's hooks are the config's own: cn_seg's configs inherit
+    them from ``configs/_base_/cn_runtime.py``, so mmseg's own tools give the
+    same run.
 
     Args:
         cfg (Config): The run config.
@@ -249,7 +245,6 @@ def build_runner(cfg: Config) -> Runner:
         Runner: The runner.
     """
     setup_cpu_distributed(cfg)
-    add_safety_hooks(cfg)
     use_checkpoint_seed(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)

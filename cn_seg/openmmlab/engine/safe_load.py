@@ -21,8 +21,9 @@ checkpoints:
   'mean')``; any other ``getattr`` in a checkpoint is refused.
 
 ``collections.OrderedDict``, tensors and plain Python containers are allowed
-by torch already. Importing :mod:`cn_seg` checks the torch version
-(:func:`check_torch_version`) and applies the registration once.
+by torch already. :func:`cn_seg.openmmlab.engine.install_safe_loading`
+checks the torch version (:func:`check_torch_version`) and applies the
+registration; importing :mod:`cn_seg` does neither.
 """
 import importlib
 import pickle

@@ -147,7 +147,8 @@ def rcs_settings(config, names: Sequence[str]) -> List[Optional[dict]]:
     if config is None:
         return [None] * len(names)
     if not isinstance(config, Mapping):
-        raise ValueError(f'rare_class_sampling must be a dict, got {config!r}.')
+        raise ValueError(
+            f'rare_class_sampling must be a dict, got {config!r}.')
     if set(config) <= keys:
         return [dict(config)] * len(names)
     settings: List[Optional[dict]] = [None] * len(names)

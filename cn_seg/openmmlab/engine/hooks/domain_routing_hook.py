@@ -6,6 +6,8 @@ from torch import nn
 
 from cn_seg.models import ConsistentNorm, enable_domain_routing
 
+from ..bank_coverage import untrained_bank_warning, untrained_banks
+
 
 def _check_not_converted(model: nn.Module) -> int:
     """Count CN layers; refuse CN layers that ``sync_bn`` rebuilt as SyncBN."""
@@ -32,6 +34,10 @@ class DomainRoutingHook(Hook):
     ``i`` to bank ``data_samples[i].metainfo['domain_idx']`` (domain 0 when a
     sample has none). Models built later from the same one by deep copy (EMA)
     keep the routing and route their own layers.
+
+    When a checkpoint is saved and at the end of training it warns about
+    every bank that has received no sample (``bank 1 of backbone.stem.1 has
+    seen 0 batches; is every domain in the training set?``).
     """
     priority = 'VERY_HIGH'
 
@@ -44,3 +50,22 @@ class DomainRoutingHook(Hook):
         runner.logger.info(
             f'DomainRoutingHook: routing {num_layers} CN layers by '
             "data_sample.metainfo['domain_idx'].")
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Warn about banks the saved model never trained."""
+        self._warn_untrained(runner, 'the checkpoint being saved')
+
+    def after_train(self, runner) -> None:
+        """Warn about banks the training never reached."""
+        self._warn_untrained(runner, 'the trained model')
+
+    @staticmethod
+    def _warn_untrained(runner, what: str) -> None:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        banks = untrained_banks(model)
+        if banks:
+            runner.logger.warning(
+                'DomainRoutingHook: ' + untrained_bank_warning(
+                    banks, f'in {what} it normalizes with mean 0 and '
+                    'variance 1'))

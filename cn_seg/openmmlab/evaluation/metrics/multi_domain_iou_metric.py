@@ -9,7 +9,8 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import DATASETS, METRICS
 
 from cn_seg.structures import sample_domain_tags
-from .summaries import (MEAN_PREFIX, check_class_subsets,
+
+from .summaries import (check_class_subsets, check_domain_names,
                         check_mean_over_domains, check_subset_classes,
                         domain_mean, subset_summaries)
 
@@ -117,9 +118,13 @@ class MultiDomainIoUMetric(IoUMetric):
     @dataset_meta.setter
     def dataset_meta(self, dataset_meta: Optional[dict]) -> None:
         # Checked here, when the Runner builds the loop, so that a typo in a
-        # subset stops the run before training rather than at validation.
+        # subset or domain stops the run before training rather than at
+        # validation (MultiDomainDataset's metainfo names its domains).
         if dataset_meta and 'classes' in dataset_meta:
             check_subset_classes(self.class_subsets, dataset_meta['classes'])
+        if dataset_meta and 'domain_names' in dataset_meta:
+            check_domain_names(self.mean_over_domains,
+                               dataset_meta['domain_names'])
         BaseMetric.dataset_meta.fset(self, dataset_meta)
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
@@ -146,11 +151,8 @@ class MultiDomainIoUMetric(IoUMetric):
         by_domain: Dict[str, list] = OrderedDict()
         for name, *areas in results:
             by_domain.setdefault(name, []).append(areas)
-        if self.mean_over_domains is not False and MEAN_PREFIX in by_domain:
-            raise ValueError(
-                f"A domain is named '{MEAN_PREFIX}', the prefix of the mean "
-                'over domains; rename it (MultiDomainDataset domain_names) '
-                'or set mean_over_domains=False.')
+        if self.mean_over_domains is not False:
+            check_domain_names(True, list(by_domain))
         classes = self.dataset_meta['classes']
         check_subset_classes(self.class_subsets, classes)
         metrics: Dict[str, float] = OrderedDict()

@@ -95,6 +95,36 @@ def check_mean_over_domains(
     return list(mean_over_domains)
 
 
+def check_domain_names(mean_over_domains: Union[bool, Sequence[str]],
+                       domain_names: Sequence[str]) -> None:
+    """Refuse domains that the evaluation dataset does not have.
+
+    Args:
+        mean_over_domains (bool | Sequence[str]): As the metric takes it.
+        domain_names (Sequence[str]): The dataset's domain names
+            (``MultiDomainDataset``'s ``metainfo['domain_names']``).
+
+    Raises:
+        ValueError: If a named domain is not one of ``domain_names``, or a
+            domain is named ``mean`` while the mean over domains is on.
+    """
+    if mean_over_domains is False:
+        return
+    if MEAN_PREFIX in domain_names:
+        raise ValueError(
+            f"A domain is named '{MEAN_PREFIX}', the prefix of the mean "
+            'over domains; rename it (MultiDomainDataset domain_names) '
+            'or set mean_over_domains=False.')
+    if mean_over_domains is True:
+        return
+    missing = [d for d in mean_over_domains if d not in domain_names]
+    if missing:
+        raise ValueError(
+            f'MultiDomainIoUMetric mean_over_domains names {missing}, which '
+            'are not domains of the evaluation dataset; its domain_names are '
+            f'{list(domain_names)} (MultiDomainDataset domain_names).')
+
+
 def subset_summaries(class_metrics: Mapping[str, np.ndarray],
                      classes: Sequence[str],
                      subsets: Mapping[str, Sequence[str]]) -> Dict[str, float]:
