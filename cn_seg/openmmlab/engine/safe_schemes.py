@@ -55,8 +55,9 @@ def _check_policy() -> None:
             f'{_FORCE} is not set, so a checkpoint loader that passes '
             'weights_only=False (torch.hub, used for URLs) could run code '
             'from the file. cn_seg.openmmlab.engine.install_safe_loading() '
-            'sets it; something unset it afterwards. Call install_safe_loading() '
-            'again, and do not change it while checkpoints load.')
+            'sets it; something unset it afterwards. Call '
+            'install_safe_loading() again, and do not change it while '
+            'checkpoints load.')
 
 
 def _refusal(filename: str, error: Exception) -> str:

@@ -11,10 +11,11 @@ class SafeLoadingHook(Hook):
 
     Calls :func:`cn_seg.openmmlab.engine.install_safe_loading` in
     ``before_run``, which the Runner calls before it initializes weights
-    (``model.pretrained``, ``init_cfg``) and before ``load_from`` / ``resume``: mmseg's own
-    ``tools/train.py`` and ``tools/test.py`` (or ``mim train``) then load as
-    safely as cn_seg's tools, including checkpoint schemes that a plugin in
-    ``custom_imports`` registered. Listed in ``configs/_base_/cn_runtime.py``.
+    (``model.pretrained``, ``init_cfg``) and before ``load_from`` / ``resume``:
+    mmseg's own ``tools/train.py`` and ``tools/test.py`` (or ``mim train``)
+    then load as safely as cn_seg's tools, including checkpoint schemes that a
+    plugin in ``custom_imports`` registered. Listed in
+    ``configs/_base_/cn_runtime.py``.
     """
     priority = 'HIGHEST'
 
