@@ -1,4 +1,5 @@
-"""Shared pytest set-up: register cn_seg and mmseg modules, default scope mmseg."""
+"""Shared pytest set-up: register cn_seg and mmseg modules, default scope
+mmseg."""
 import os
 
 import pytest
@@ -9,6 +10,14 @@ os.environ.setdefault('OMP_NUM_THREADS', '2')
 # interpreter: it must be set before cn_seg (and triton) are imported.
 if not torch.cuda.is_available():
     os.environ.setdefault('TRITON_INTERPRET', '1')
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _safe_loading():
+    """Load checkpoints as the tools do: the tests read the checkpoints their
+    runs write (``import cn_seg`` alone does not install it)."""
+    from cn_seg.openmmlab.engine import install_safe_loading
+    install_safe_loading()
 
 
 @pytest.fixture(autouse=True)

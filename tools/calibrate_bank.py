@@ -35,9 +35,11 @@ from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
-import cn_seg  # noqa: F401  (registers CN; safe checkpoint loading)
-from cn_seg.deploy.deploy_config import deploy_config
-from cn_seg.engine import build_model_to_load, load_checked_checkpoint
+import cn_seg  # noqa: F401  (registers CN)
+from cn_seg.openmmlab.deploy.deploy_config import deploy_config
+from cn_seg.openmmlab.engine import (build_model_to_load, install_safe_loading,
+                                     load_checked_checkpoint)
+from cn_seg.openmmlab.engine.bank_checkpoint import save_bank_checkpoint
 
 SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 _ANNOTATIONS = ('LoadAnnotations', 'LoadDepthAnnotation')
@@ -83,10 +85,16 @@ def find_images(folder: str, num_images: Optional[int] = None) -> List[str]:
     if not paths:
         raise ValueError(f'No images found under {folder} (searched '
                          f'recursively for {", ".join(SUFFIXES)}).')
+    if num_images is not None and num_images < 2:
+        raise ValueError(f'--num-images {num_images}: give at least 2 (BN '
+                         'statistics of one frame are undefined after '
+                         'global pooling layers such as ASPP image '
+                         'pooling).')
+    if len(paths) < 2:
+        raise ValueError(f'--images {folder} holds one frame ({paths[0]}): '
+                         'calibrating a bank needs at least 2.')
     if num_images is None or num_images >= len(paths):
         return paths
-    if num_images < 1:
-        raise ValueError(f'--num-images {num_images}: give at least 1.')
     step = len(paths) / num_images
     return [paths[int(i * step)] for i in range(num_images)]
 
@@ -95,7 +103,8 @@ def test_pipeline(cfg: Config, bank: int) -> list:
     """The config's test pipeline for bank ``bank``'s frames, no labels.
 
     The pipeline of the test data that bank ``bank`` normalizes, as the
-    deployment of that bank applies it (:func:`cn_seg.deploy.deploy_config`:
+    deployment of that bank applies it
+    (:func:`cn_seg.openmmlab.deploy.deploy_config`:
     the dataset of a ``MultiDomainDataset`` routed to the bank, the
     ``SetDomain`` parts of a ``ConcatDataset`` that give it, else
     ``test_pipeline``).
@@ -124,6 +133,21 @@ def batches_of(paths: List[str], batch_size: int) -> List[List[str]]:
     return out
 
 
+def _check_one_size(paths: List[str], samples: List[dict]) -> None:
+    """Refuse a batch whose frames the test pipeline left at two sizes."""
+    sizes = [tuple(s['inputs'].shape[-2:]) for s in samples]
+    other = [i for i, size in enumerate(sizes) if size != sizes[0]]
+    if other:
+        i = other[0]
+        raise ValueError(
+            f'{paths[i]} is {sizes[i][1]}x{sizes[i][0]} after the test '
+            f'pipeline, but {paths[0]}, in the same batch, is '
+            f'{sizes[0][1]}x{sizes[0][0]} (width x height): a batch needs '
+            'frames of one size. Put frames of one size in --images, or make '
+            "the test pipeline give one size (e.g. dict(type='Resize', "
+            'scale=(W, H), keep_ratio=False)) with --cfg-options.')
+
+
 def model_batches(model, pipeline: Compose, batches: List[List[str]],
                   progress: ProgressBar) -> Iterator[dict]:
     """What the segmentor's forward takes: ``dict(inputs, mode='tensor')``."""
@@ -135,6 +159,7 @@ def model_batches(model, pipeline: Compose, batches: List[List[str]],
             except Exception as error:
                 raise ValueError(f'Cannot read image {path}: {error}') \
                     from error
+        _check_one_size(paths, samples)
         data = model.data_preprocessor(pseudo_collate(samples), False)
         yield dict(inputs=data['inputs'], mode='tensor')
         progress.update(len(paths))
@@ -148,6 +173,11 @@ def main(argv=None) -> None:
     if osp.realpath(args.out) == osp.realpath(args.checkpoint):
         raise ValueError(f'--out {args.out} is the input checkpoint; write '
                          'the calibrated model to another file.')
+    if osp.isdir(args.out):
+        raise ValueError(f'--out {args.out} is a folder; give the checkpoint '
+                         'file to write, e.g. --out '
+                         f'{osp.join(args.out, "calibrated.pth")}.')
+    install_safe_loading()
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -172,18 +202,14 @@ def main(argv=None) -> None:
         from_bank=args.from_bank)
     print()
 
-    meta = copy.deepcopy(source.get('meta') or {})
-    meta.setdefault('cn_seg_calibration', []).append(dict(
-        checkpoint=osp.abspath(args.checkpoint), bank=args.bank,
-        from_bank=args.from_bank, images=osp.abspath(args.images),
-        num_images=len(paths), num_batches=num_batches,
-        batch_size=args.batch_size, first_image=paths[0],
-        last_image=paths[-1]))
-    state_dict = {k: v.cpu() for k, v in model.state_dict().items()}
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    partial = f'{args.out}.partial'
-    torch.save(dict(meta=meta, state_dict=state_dict), partial)
-    os.replace(partial, args.out)  # a killed run leaves no half file at --out
+    save_bank_checkpoint(model, args.out, source.get('meta'),
+                         'cn_seg_calibration', dict(
+                             checkpoint=osp.abspath(args.checkpoint),
+                             bank=args.bank, from_bank=args.from_bank,
+                             images=osp.abspath(args.images),
+                             num_images=len(paths), num_batches=num_batches,
+                             batch_size=args.batch_size,
+                             first_image=paths[0], last_image=paths[-1]))
     print_log(f'Bank {args.bank} calibrated from {len(paths)} images '
               f'({num_batches} batches, {time.time() - start:.1f} s); '
               f'written to {args.out}', logger='current')

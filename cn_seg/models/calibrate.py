@@ -5,24 +5,27 @@ Adaptation", the CN paper's reference [10]) re-estimates BN statistics on the
 target domain's frames; with CN the estimate goes into the target domain's
 own bank, and the banks of the other domains stay as they are.
 """
-import logging
+import warnings
 from typing import Any, Iterable, List, Optional
 
 import torch
-from mmengine.logging import print_log
 from torch import nn
 
 from .norms import BatchConsistentNorm, ConsistentNorm
 from .routing import uniform_route
 
 
-def _check(model: nn.Module, bank: int,
-           from_bank: Optional[int]) -> List[BatchConsistentNorm]:
-    """The layers whose statistics bank ``bank`` gets, after the checks."""
+def _check(model: nn.Module, bank: int, from_bank: Optional[int],
+           who: str = 'calibrate_bank') -> List[BatchConsistentNorm]:
+    """The layers whose statistics bank ``bank`` gets, after the checks.
+
+    ``who`` names the caller (``calibrate_bank``, ``adapt_bank``) in the
+    messages.
+    """
     layers = [m for m in model.modules() if isinstance(m, ConsistentNorm)]
     if not layers:
         raise ValueError(
-            'calibrate_bank: the model has no CN layer; convert its norm '
+            f'{who}: the model has no CN layer; convert its norm '
             'layers first with cn_seg.convert_cn(model, num_domains) or build '
             "it with norm_cfg=dict(type='CN', ...).")
     num_domains = min(m.num_domains for m in layers)
@@ -32,14 +35,14 @@ def _check(model: nn.Module, bank: int,
         if isinstance(value, bool) or not isinstance(value, int) or \
                 not 0 <= value < num_domains:
             raise ValueError(
-                f'calibrate_bank: {name}={value!r} is not a bank of the '
+                f'{who}: {name}={value!r} is not a bank of the '
                 f'model: its CN layers have {num_domains} banks; choose one '
                 f'in [0, {num_domains}).')
     stats = [m for m in layers if isinstance(m, BatchConsistentNorm)
              and m.track_running_stats]
     if not stats:
         raise ValueError(
-            'calibrate_bank: no CN layer of the model keeps running '
+            f'{who}: no CN layer of the model keeps running '
             'statistics (CN over GN, LN, IN or BN with '
             'track_running_stats=False normalizes with each input\'s own '
             'statistics): there is nothing to calibrate.')
@@ -53,11 +56,10 @@ def _keep_unreached(layers: List[BatchConsistentNorm], bank: int,
         for t in (m.running_mean, m.running_var, m.num_batches_tracked):
             t[bank] = saved[id(t)][bank]
     if layers:
-        print_log(
+        warnings.warn(
             f'calibrate_bank: {len(layers)} CN layers got no input (e.g. an '
             'auxiliary head, which runs in training only); they keep bank '
-            f"{bank}'s statistics as they were.", logger='current',
-            level=logging.WARNING)
+            f"{bank}'s statistics as they were.", stacklevel=3)
 
 
 def _call(model: nn.Module, batch: Any) -> Any:

@@ -10,4 +10,3 @@ model = dict(
     backbone=dict(norm_cfg=norm_cfg),
     decode_head=dict(norm_cfg=norm_cfg),
     auxiliary_head=dict(norm_cfg=norm_cfg))
-custom_hooks = [dict(type='DomainRoutingHook')]

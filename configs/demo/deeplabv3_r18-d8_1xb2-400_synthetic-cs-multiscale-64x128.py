@@ -90,4 +90,3 @@ def _per_view_loss(loss_weight):
 model = dict(
     decode_head=dict(loss_decode=_per_view_loss(1.0)),
     auxiliary_head=dict(loss_decode=_per_view_loss(0.4)))
-custom_hooks = [dict(type='DomainRoutingHook')]

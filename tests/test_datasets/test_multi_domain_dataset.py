@@ -4,7 +4,7 @@ import re
 import pytest
 from mmseg.registry import DATASETS
 
-from cn_seg.datasets import MultiDomainDataset
+from cn_seg.openmmlab.datasets import MultiDomainDataset
 
 from .synthetic_data import NUM_TRAIN, cityscapes_cfg, gta5_cfg, load_pipeline
 
@@ -101,3 +101,23 @@ def test_domain_without_sample_is_named_with_its_folder(synthetic, tmp_path,
         dataset = MultiDomainDataset(
             [empty, gta5_cfg(synthetic['gta5'])], lazy_init=lazy_init)
         len(dataset)
+
+
+def test_metric_names_are_checked_when_the_loop_sets_the_dataset(synthetic):
+    """As the Runner's ValLoop/TestLoop do when they are built, before the
+    first evaluation step: an unknown domain or class stops the run there."""
+    from mmengine.evaluator import Evaluator
+    from mmseg.registry import METRICS
+    dataset = _wrapper(synthetic, domain_names=['cityscapes', 'gta5'])
+    assert dataset.metainfo['domain_names'] == ['cityscapes', 'gta5']
+    for arguments, match in (
+            (dict(mean_over_domains=['cityscapes', 'mapillary']),
+             re.escape("names ['mapillary'], which are not domains of the "
+                       "evaluation dataset; its domain_names are "
+                       "['cityscapes', 'gta5']")),
+            (dict(class_subsets=dict(two=['road', 'cat'])),
+             re.escape("names ['cat'], not classes of the dataset"))):
+        evaluator = Evaluator(METRICS.build(
+            dict(type='MultiDomainIoUMetric', **arguments)))
+        with pytest.raises(ValueError, match=match):
+            evaluator.dataset_meta = dataset.metainfo

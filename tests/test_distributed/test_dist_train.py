@@ -18,7 +18,8 @@ import time
 import pytest
 import torch
 
-from tests.test_tools.tiny_demo import TOOLS, make_data, tiny_config
+from tests.processes import TOOLS
+from tests.test_tools.tiny_demo import make_data, tiny_config
 
 HERE = osp.dirname(osp.abspath(__file__))
 TIMEOUT = 240
@@ -26,7 +27,7 @@ MAX_ITERS = 4
 EXTRA = """
 custom_imports = dict(imports=['cn_seg', 'rank_state_hook'],
                       allow_failed_imports=False)
-custom_hooks = [dict(type='DomainRoutingHook'), dict(type='SaveRankStateHook')]
+custom_hooks = _base_.custom_hooks + [dict(type='SaveRankStateHook')]
 """
 
 

@@ -3,7 +3,8 @@
 Both ranks start the process group as tools/train.py does without CUDA,
 from a config whose ``env_cfg.dist_cfg.timeout`` is ``argv[1]`` seconds, and
 meet in one all_reduce. Then rank 1 stops itself (SIGSTOP, a hung process)
-and rank 0 calls all_reduce again: it must fail after about the timeout.
+and rank 0 calls all_reduce again, inside ``explain_collective_timeout`` as
+tools/train.py runs the Runner: it must fail after about the timeout.
 Rank 0 prints ``ELAPSED <seconds>`` and the error, and exits 3.
 """
 import os
@@ -15,7 +16,9 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-from cn_seg.engine.run_config import setup_cpu_distributed
+from cn_seg.openmmlab.engine.collective_timeout import \
+    explain_collective_timeout
+from cn_seg.openmmlab.engine.run_config import setup_cpu_distributed
 
 
 def main() -> int:
@@ -31,7 +34,8 @@ def main() -> int:
     time.sleep(0.5)  # let rank 1 stop first
     start = time.monotonic()
     try:
-        dist.all_reduce(value)
+        with explain_collective_timeout(cfg):
+            dist.all_reduce(value)
     except Exception as error:  # noqa: BLE001 (gloo raises RuntimeError)
         print(f'ELAPSED {time.monotonic() - start:.1f}')
         print(f'{type(error).__name__}: {error}', flush=True)

@@ -3,8 +3,9 @@
 Two real processes start gloo through ``setup_cpu_distributed`` (what
 ``tools/train.py --launcher pytorch`` does without CUDA) with a 5 s
 timeout; rank 1 then stops (SIGSTOP). Rank 0's next all_reduce must fail
-with gloo's timeout error after about 5 s, not wait for torch's default of
-30 minutes.
+after about 5 s, not wait for torch's default of 30 minutes, with an error
+that names the collective, where it was called, the timeout and how to
+raise it.
 """
 import os
 import os.path as osp
@@ -18,7 +19,7 @@ import time
 import pytest
 from mmengine.config import Config
 
-from cn_seg.engine.run_config import dist_timeout
+from cn_seg.openmmlab.engine.run_config import dist_timeout
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
@@ -65,6 +66,12 @@ def test_stopped_rank_times_out_as_configured(tmp_path):
     elapsed = float(re.search(r'ELAPSED ([\d.]+)', output).group(1))
     assert TIMEOUT * 0.8 <= elapsed <= TIMEOUT + 20, output[-3000:]
     assert re.search('timed? ?out', output, re.IGNORECASE), output[-3000:]
+    assert 'CollectiveTimeoutError: The collective all_reduce (called at ' \
+        f'{osp.join(HERE, "dist_timeout_worker.py")}:' in output, \
+        output[-3000:]
+    assert f'waited longer than {TIMEOUT} s (env_cfg.dist_cfg.timeout)' \
+        in output
+    assert '--cfg-options env_cfg.dist_cfg.timeout=SECONDS' in output
 
 
 @pytest.mark.parametrize('timeout', [0, -1, '30', True])

@@ -4,8 +4,8 @@ import os.path as osp
 
 import pytest
 
-from cn_seg.engine.run_config import (add_run_args, apply_resume, enable_amp,
-                                     load_run_config)
+from cn_seg.openmmlab.engine.run_config import (add_run_args, apply_resume,
+                                                enable_amp, load_run_config)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'demo',
@@ -64,16 +64,32 @@ def test_missing_config_is_a_clear_error(tmp_path):
         load_run_config(args)
 
 
-def test_safety_hooks_are_added_once():
-    from cn_seg.engine.run_config import add_safety_hooks
+def test_the_runner_has_the_config_hooks_only(tmp_path):
+    """tools/train.py adds no hook: mmseg's own train.py gives the same run
+    (the configs list them, see test_cn_runtime.py)."""
+    from mmengine.hooks import CheckpointHook
+
+    from cn_seg.openmmlab.engine.run_config import build_runner
+    cfg = _load('--work-dir', str(tmp_path))
+    cfg.custom_hooks = []
+    cfg.default_hooks.checkpoint.type = 'CheckpointHook'
+    runner = build_runner(cfg)
+    names = [type(h).__name__ for h in runner.hooks]
+    assert 'NormStateCheckHook' not in names
+    assert 'RandomStateHook' not in names
+    (checkpoint, ) = [h for h in runner.hooks
+                      if isinstance(h, CheckpointHook)]
+    assert type(checkpoint) is CheckpointHook
+
+
+def test_test_tool_adds_the_checkpoint_check_once():
+    from cn_seg.openmmlab.engine.run_config import add_checkpoint_check
     cfg = _load()
     cfg.custom_hooks = [dict(type='DomainRoutingHook')]
     for _ in range(2):
-        add_safety_hooks(cfg)
+        add_checkpoint_check(cfg)
     assert [h['type'] for h in cfg.custom_hooks] == [
-        'DomainRoutingHook', 'NormStateCheckHook', 'RandomStateHook']
-    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
-    assert cfg.default_hooks.checkpoint.max_keep_ckpts == 2  # kept
+        'DomainRoutingHook', 'NormStateCheckHook']
 
 
 @pytest.mark.parametrize('configured', [None, 3])
@@ -82,7 +98,7 @@ def test_resume_takes_the_checkpoint_seed(tmp_path, configured):
     checkpoint: the seed must be the interrupted run's from the start."""
     import torch
 
-    from cn_seg.engine.run_config import use_checkpoint_seed
+    from cn_seg.openmmlab.engine.run_config import use_checkpoint_seed
     checkpoint = tmp_path / 'iter_2.pth'
     torch.save(dict(meta=dict(seed=1234, iter=2), state_dict={}), checkpoint)
     (tmp_path / 'last_checkpoint').write_text(str(checkpoint))

@@ -1,13 +1,18 @@
-"""Every checkpoint source mmengine knows loads with weights_only=True.
+"""After install_safe_loading(), every checkpoint source loads weights only.
 
 A pickle payload is served over HTTP on 127.0.0.1 and loaded through the
 real mmengine loaders (``http://``, ``open-mmlab://`` resolved through
 ``MMENGINE_HOME/open_mmlab.json``, a backbone's ``init_cfg`` Pretrained);
 the payload's marker file must never appear, and a good checkpoint served
-the same way still loads.
+the same way still loads. ``import cn_seg`` alone changes nothing (checked
+in a fresh process).
 """
+import json
 import os
 import pickle
+import subprocess
+import sys
+import threading
 
 import pytest
 import torch
@@ -15,12 +20,18 @@ from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 from torch import nn
 
-import cn_seg  # noqa: F401  (guards the schemes on import)
-from cn_seg.engine.safe_schemes import (guard_checkpoint_schemes,
-                                        is_weights_only_loader,
-                                        weights_only_loader)
+from cn_seg.openmmlab.engine import install_safe_loading
+from cn_seg.openmmlab.engine.safe_schemes import (is_weights_only_loader,
+                                                  weights_only_loader)
 
 from .checkpoint_server import serve, write_payload
+
+FORCE = 'TORCH_FORCE_WEIGHTS_ONLY_LOAD'
+
+
+@pytest.fixture(autouse=True)
+def installed():
+    install_safe_loading()
 
 
 @pytest.fixture
@@ -120,7 +131,72 @@ def test_guard_overrides_an_explicit_weights_only_false(tmp_path):
     with pytest.raises(pickle.UnpicklingError, match='Refused to load'):
         guarded(str(path))
     assert not marker.exists()
-    assert 'TORCH_FORCE_WEIGHTS_ONLY_LOAD' not in os.environ
+
+
+def test_a_load_refuses_to_run_if_the_policy_was_undone(tmp_path,
+                                                        monkeypatch):
+    path = tmp_path / 'good.pth'
+    torch.save(nn.Linear(2, 3).state_dict(), path)
+    monkeypatch.delenv(FORCE)
+    with pytest.raises(RuntimeError, match=r'Call install_safe_loading\(\) '
+                       'again'):
+        _load_checkpoint(str(path))
+
+
+def test_install_is_idempotent_under_threads():
+    """Eight threads at once: each scheme wrapped exactly once."""
+    threads = [threading.Thread(target=install_safe_loading)
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for prefix, loader in CheckpointLoader._schemes.items():
+        assert is_weights_only_loader(loader), prefix
+        assert not is_weights_only_loader(loader.__wrapped__), prefix
+    assert os.environ[FORCE] == '1'
+
+
+# Run in a fresh process: what `import cn_seg` changes, and what
+# install_safe_loading() changes.
+_SNAPSHOT = """
+import json, os, sys
+import torch
+import torch._dynamo  # registers torch's own safe globals when loaded
+from mmengine.registry import HOOKS
+from mmengine.runner.checkpoint import CheckpointLoader
+
+def snapshot():
+    return dict(
+        schemes={p: id(f) for p, f in CheckpointLoader._schemes.items()},
+        environ=dict(os.environ),
+        safe_globals=sorted(map(str, torch.serialization.get_safe_globals())))
+
+before = snapshot()
+import cn_seg
+after_import = snapshot()
+registered = HOOKS.get('SafeLoadingHook') is not None
+cn_seg.openmmlab.engine.install_safe_loading()
+after_install = snapshot()
+print(json.dumps(dict(before=before, after_import=after_import,
+                      after_install=after_install, registered=registered)))
+"""
+
+
+def test_import_changes_nothing_but_registries():
+    env = {k: v for k, v in os.environ.items() if k != FORCE}
+    out = subprocess.run([sys.executable, '-c', _SNAPSHOT], env=env,
+                         check=True, capture_output=True, text=True).stdout
+    state = json.loads(out.strip().splitlines()[-1])
+    assert state['registered']
+    assert state['after_import'] == state['before']
+    # The explicit call is what changes the process.
+    installed = state['after_install']
+    assert installed['environ'][FORCE] == '1'
+    assert installed['schemes'].keys() == state['before']['schemes'].keys()
+    assert all(installed['schemes'][p] != i
+               for p, i in state['before']['schemes'].items())
+    assert any('HistoryBuffer' in g for g in installed['safe_globals'])
 
 
 def test_a_scheme_registered_later_is_guarded_by_a_new_call(tmp_path):
@@ -133,7 +209,7 @@ def test_a_scheme_registered_later_is_guarded_by_a_new_call(tmp_path):
 
     CheckpointLoader.register_scheme(prefix, load_from_cnsegtest)
     try:
-        guard_checkpoint_schemes()
+        install_safe_loading()
         with pytest.raises(pickle.UnpicklingError, match='Refused to load'):
             _load_checkpoint(prefix + str(path))
     finally:

@@ -6,7 +6,7 @@ from mmcv.cnn import build_norm_layer
 
 from cn_seg import domain_routing
 from cn_seg.models.norms.backends import select_backend
-from cn_seg.models.norms.backends.launches import LaunchCounter
+from cn_seg_workbench.oracles.launches import LaunchCounter
 from cn_seg.models.norms.backends.selection import _resolve
 
 

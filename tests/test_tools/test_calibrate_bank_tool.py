@@ -21,9 +21,10 @@ from mmseg.registry import DATASETS
 from torch import nn
 
 import cn_seg
-from cn_seg.engine import build_model_to_load
+from cn_seg.openmmlab.engine import build_model_to_load
 
-from .tiny_demo import DEMO_BN, TOOLS, make_data, tiny_config
+from ..processes import TOOLS
+from .tiny_demo import DEMO_BN, make_data, tiny_config
 
 TOOL = runpy.run_path(osp.join(TOOLS, 'calibrate_bank.py'))
 # float32: the tool's CN kernels and the reference's ATen batch norm sum in
@@ -147,7 +148,7 @@ def test_pipeline_is_the_one_the_bank_is_tested_with():
     """Bank 1 of the multi-scale demo sees half-size views (SetDomain parts
     of a ConcatDataset): it is calibrated with their pipeline, as its
     deployed model is tested."""
-    from cn_seg.deploy.deploy_config import deploy_config
+    from cn_seg.openmmlab.deploy.deploy_config import deploy_config
     config = Config.fromfile(osp.join(
         TOOLS, '..', 'configs', 'demo',
         'cn_deeplabv3_r18-d8_1xb2-400_synthetic-cs-multiscale-64x128.py'))
@@ -164,7 +165,7 @@ def test_pipeline_is_the_one_the_bank_is_tested_with():
 def test_bad_inputs_are_clear_errors(run, tmp_path):
     root, config, checkpoint = run
     digest = _sha(checkpoint)
-    images = root / 'data/synthetic/cityscapes/leftImg8bit/val'
+    images = root / 'data/synthetic/cityscapes/leftImg8bit/train'
     out = tmp_path / 'out.pth'
     base = [config, checkpoint, '--images', images, '--out', out]
     (tmp_path / 'empty').mkdir()
@@ -190,3 +191,37 @@ def test_bad_inputs_are_clear_errors(run, tmp_path):
     with pytest.raises(ValueError, match='has no CN layer; convert'):
         _tool(root, bn_config, tmp_path / 'bn.pth', *base[2:], '--bank', 0)
     assert not out.exists() and _sha(checkpoint) == digest
+
+
+def test_unclear_inputs_name_the_file_or_option(run, tmp_path):
+    """Frames of two sizes, --out a folder, --num-images 1."""
+    import shutil
+    root, config, checkpoint = run
+    out = tmp_path / 'out.pth'
+    mixed = tmp_path / 'mixed'
+    mixed.mkdir()
+    frames = sorted((root / 'data/synthetic').glob('*/images/*.png')) + \
+        sorted((root / 'data/synthetic').glob('*/leftImg8bit/train/*/*.png'))
+    # A GTA5 frame (240x132) resizes to 233x128, a Cityscapes one to 256x128.
+    gta5 = next(p for p in frames if '/gta5/' in str(p))
+    cityscapes = next(p for p in frames if '/cityscapes/' in str(p))
+    shutil.copy(cityscapes, mixed / 'a.png')
+    shutil.copy(gta5, mixed / 'b.png')
+    with pytest.raises(ValueError) as info:
+        _tool(root, config, checkpoint, '--images', mixed, '--bank', 0,
+              '--out', out)
+    message = str(info.value)
+    assert message.startswith(f'{mixed / "b.png"} is 233x128 after the test '
+                              f'pipeline, but {mixed / "a.png"}, in the same '
+                              'batch, is 256x128')
+    assert 'keep_ratio=False' in message
+
+    images = root / 'data/synthetic/cityscapes/leftImg8bit/train'
+    with pytest.raises(ValueError, match=f'--out {tmp_path} is a folder; '
+                       'give the checkpoint file to write'):
+        _tool(root, config, checkpoint, '--images', images, '--bank', 0,
+              '--out', tmp_path)
+    with pytest.raises(ValueError, match='--num-images 1: give at least 2'):
+        _tool(root, config, checkpoint, '--images', images, '--bank', 0,
+              '--num-images', 1, '--out', out)
+    assert not out.exists()

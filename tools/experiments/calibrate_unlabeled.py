@@ -9,6 +9,10 @@ unlabeled training frames:
   with bank 0 before calibration (never trained: initial state), and with
   bank 0 after ``--bank 0 --from-bank 1`` (bank 1's affine parameters,
   statistics from the real frames).
+- CN with bank 0 adapted online to the real val set as it is tested
+  (``tools/test.py --adapt-bank 0 --from-bank 1``: each batch updates bank
+  0's statistics, a cumulative average, before it is predicted; no labels,
+  no second pass), in batches of 1 and of 4 frames.
 - For reference, BN (the same network with plain BN): as trained, and with
   its BN statistics re-estimated in place from the same frames (AdaBN; the
   tool runs on its 1-bank CN form, which is the BN model as
@@ -16,7 +20,8 @@ unlabeled training frames:
 
 Every run is a real ``tools/train.py`` / ``tools/test.py`` /
 ``tools/calibrate_bank.py`` process on data written by
-``tools/make_synthetic_domains.py`` and the converters, one line per stage,
+``tools/make_synthetic_domains.py --prepare`` (the generator and the
+converters), one line per stage,
 logs under ``WORK_DIR/logs``. The table (per seed, mean and sample std), the
 machine, the command and the wall times go to ``--out``.
 
@@ -34,9 +39,9 @@ import subprocess
 import sys
 import time
 
-from cn_seg.analysis.machine import describe_machine
-from cn_seg.analysis.markdown import format_table
-from seed_tables import mean_std  # the module beside this script
+from cn_seg_workbench.analysis.machine import describe_machine
+from cn_seg_workbench.analysis.markdown import format_table
+from cn_seg_workbench.analysis.seed_tables import mean_std
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'experiments', 'calibration')
@@ -46,6 +51,10 @@ BN_CONFIG = osp.join(CONFIGS,
                      'deeplabv3_r18-d8_1xb4-400_synthetic-gta5-64x128.py')
 ADABN_CONFIG = osp.join(
     CONFIGS, 'cn1_deeplabv3_r18-d8_1xb4-400_synthetic-gta5-64x128_adabn.py')
+ONLINE_CONFIG = osp.join(
+    CONFIGS, 'cn_deeplabv3_r18-d8_1xb4-400_synthetic-gta5-64x128_online.py')
+#: Batch sizes of the online adaptation runs.
+ONLINE_BATCH_SIZES = (1, 4)
 TOOLS = osp.join(REPO, 'tools')
 REAL_FRAMES = 'data/synthetic/cityscapes/leftImg8bit/train'
 
@@ -56,6 +65,11 @@ ROWS = [
      'cityscapes_bank0'),
     ('CN, bank 0 calibrated from real unlabeled frames (--from-bank 1)',
      'cn_calibrated', 'cityscapes_bank0'),
+] + [
+    (f'CN, bank 0 adapted online to the real val stream, batches of {b} '
+     '(--adapt-bank 0 --from-bank 1)', f'cn_online_b{b}', 'cityscapes_online')
+    for b in ONLINE_BATCH_SIZES
+] + [
     ('BN, as trained', 'bn_trained', 'cityscapes'),
     ('BN, statistics re-estimated in place on real frames (AdaBN)',
      'bn_adabn', 'cityscapes'),
@@ -146,6 +160,15 @@ def run_seed(stage: Stages, seed: int, max_iters: int, bn: bool) -> dict:
         stage(f'seed{seed}_{kind}_test', osp.join(TOOLS, 'test.py'), config,
               checkpoint, '--work-dir', run_dir + '_test_trained')
         out[f'{kind}_trained'] = metrics(run_dir + '_test_trained')
+        if kind == 'cn':
+            for b in ONLINE_BATCH_SIZES:
+                test_dir = f'{run_dir}_test_online_b{b}'
+                stage(f'seed{seed}_cn_test_online_b{b}',
+                      osp.join(TOOLS, 'test.py'), ONLINE_CONFIG, checkpoint,
+                      '--work-dir', test_dir, '--adapt-bank', '0',
+                      '--from-bank', '1', '--cfg-options',
+                      f'test_dataloader.batch_size={b}')
+                out[f'cn_online_b{b}'] = metrics(test_dir)
         calibrated = osp.join(run_dir, 'calibrated_bank0.pth')
         stage(f'seed{seed}_{kind}_calibrate',
               osp.join(TOOLS, 'calibrate_bank.py'), calib_config, checkpoint,
@@ -182,11 +205,8 @@ def main(argv=None) -> None:
     work_dir = osp.abspath(args.work_dir)
     stage = Stages(work_dir)
     data = osp.join(work_dir, 'data', 'synthetic')
-    stage('data', osp.join(TOOLS, 'make_synthetic_domains.py'), '--out', data)
-    for name in ('cityscapes', 'gta5'):
-        stage(f'convert_{name}',
-              osp.join(TOOLS, 'dataset_converters', f'{name}.py'),
-              osp.join(data, name))
+    stage('data', osp.join(TOOLS, 'make_synthetic_domains.py'), '--out', data,
+          '--prepare')
     results = {seed: run_seed(stage, seed, args.max_iters, not args.no_bn)
                for seed in args.seeds}
     total = time.time() - stage.start
@@ -213,7 +233,12 @@ def main(argv=None) -> None:
         'on the real (Cityscapes-like) val set (20 frames). Calibration: '
         f'`tools/calibrate_bank.py` over the {num_frames} real training '
         'frames without labels (batches of 8, the test pipeline), no '
-        'gradient. std: sample standard deviation over the seeds.', '']
+        'gradient. Online adaptation: `tools/test.py --adapt-bank 0 '
+        '--from-bank 1` on the real val set in file order (bank 0 starts '
+        "from bank 1 and takes each batch's statistics, a cumulative "
+        'average, before predicting it; layers that see one value per '
+        'channel, ASPP image pooling in batches of one frame, keep bank '
+        "1's). std: sample standard deviation over the seeds.", '']
     lines += table(results, ROWS, args.seeds)
     lines += ['', 'For reference, mIoU (%) on the rendered (GTA5-like) val '
               'set (the training domain):', '']

@@ -10,16 +10,14 @@ import copy
 from typing import Optional
 
 import torch
-from mmcv.cnn import build_norm_layer
-from mmengine.registry import MODELS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..routing import DomainRouted, uniform_route
 from .consistent_norm import ROUTING_HELP
+from .plain_norms import build_plain_norm
 
 
-@MODELS.register_module()
 class SharedStateConsistentNorm(DomainRouted, _BatchNorm):
     """BN whose training batches are normalized domain by domain.
 
@@ -29,7 +27,9 @@ class SharedStateConsistentNorm(DomainRouted, _BatchNorm):
     takes one running-average step per domain, in the order of the route's
     segments. Evaluation uses the running statistics, as plain BN does. The
     state is a plain BN's (same names and shapes), so its checkpoints load
-    into a model built with ``norm_cfg=dict(type='BN')``.
+    into a model built with ``norm_cfg=dict(type='BN')``. In a config it is
+    registered as ``SharedStateConsistentNorm`` (by
+    :mod:`cn_seg.openmmlab.models.norms`).
 
     Example:
         >>> cfg = dict(type='SharedStateConsistentNorm', num_domains=2,
@@ -52,7 +52,7 @@ class SharedStateConsistentNorm(DomainRouted, _BatchNorm):
                  eps: float = 1e-5):
         norm_cfg = copy.deepcopy(norm_cfg or dict(type='BN'))
         norm_cfg.setdefault('eps', eps)
-        inner = build_norm_layer(norm_cfg, num_features)[1]
+        inner = build_plain_norm(norm_cfg, num_features)
         if not isinstance(inner, _BatchNorm):
             raise ValueError(
                 'SharedStateConsistentNorm wraps a batch norm (BN or SyncBN),'

@@ -12,7 +12,6 @@ model = dict(
     backbone=dict(norm_cfg=norm_cfg),
     decode_head=dict(norm_cfg=norm_cfg),
     auxiliary_head=dict(norm_cfg=norm_cfg))
-custom_hooks = [dict(type='DomainRoutingHook')]
 train_dataloader = dict(dataset=dict(domain_indices=[1]))
 _cityscapes_val, _gta5_val = _base_.val_dataloader.dataset.datasets
 val_dataloader = dict(
