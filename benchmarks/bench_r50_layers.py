@@ -43,6 +43,12 @@ def variants(c, n, device, domains):
     return out
 
 
+def _fewest(n, t):
+    """Samples of the smallest domain present among ``n`` split in ``t``."""
+    counts = torch.bincount(torch.arange(n) * t // n, minlength=t)
+    return int(counts[counts > 0].min())
+
+
 def first_use(device, dtype, layout, shape, t):
     """Seconds of the first CN forward + backward in this (dtype, layout)
     and of the second: the difference is compiling the kernels."""
@@ -84,11 +90,20 @@ def main():
     torch.set_num_threads(args.threads)
     shapes = sorted({shape for _, shape in norm_input_shapes(
         args.batch, args.height, args.width)}, key=lambda s: (s[1], -s[2]))
+    # A bank with one value per channel is refused in training (as BN
+    # refuses a batch of one 1x1 map): ASPP's image pool with one image per
+    # domain.
+    skipped = [s for s in shapes if any(
+        _fewest(s[0], t) * s[2] * s[3] < 2 for t in args.domains)]
+    shapes = [s for s in shapes if s not in skipped]
     gpu = torch.cuda.get_device_name(device) if device.type == 'cuda' \
         else ''
     print(f'{machine()}; device={device} {gpu}; batch {args.batch} of '
           f'{args.height}x{args.width}; '
           f'{len(shapes)} distinct norm-layer shapes; repeat={args.repeat}')
+    if skipped:
+        print(f'skipped {skipped}: with {max(args.domains)} domains a bank '
+              'gets one value per channel (refused in training, as by BN)')
     print('\nfirst use (Triton compiles its kernels for each dtype, layout '
           'and tile configuration):')
     for dtype in args.dtypes:

@@ -184,6 +184,9 @@ def main():
     parser.add_argument('--compile-backend', default='inductor',
                         help='torch.compile backend (aot_eager: a quick '
                         'functional check)')
+    parser.add_argument('--skip-memory', action='store_true',
+                        help='no peak-memory measurement (a quick '
+                        'functional check on the CPU)')
     parser.add_argument('--memory-of', help=argparse.SUPPRESS)
     allocator.add_argument(parser)
     args = parser.parse_args()
@@ -232,20 +235,23 @@ def main():
             else:
                 warmup[v] += seconds
     del runs
-    for v in variants if device.type == 'cpu' else []:
+    for v in variants if device.type == 'cpu' and not args.skip_memory \
+            else []:
         out = subprocess.run(
             [sys.executable, __file__, '--memory-of', v] + sys.argv[1:],
             check=True, capture_output=True, text=True).stdout
         memory[v] = json.loads(out.strip().splitlines()[-1])
     counts = layer_dispatches(backends, device)
-    t_bn, m_bn = statistics.median(times['BN']), memory['BN']
+    t_bn = statistics.median(times['BN'])
+    m_bn = memory.get('BN', float('nan'))
     print(f'{"variant":<22}{"step s":>9}{"ratio":>8}{"peak MiB":>11}'
           f'{"ratio":>8}{"layer dispatches":>18}')
     for v in variants:
         t = statistics.median(times[v])
         count = counts.get(_backend(v), '')
-        print(f'{v:<22}{t:>9.3f}{t / t_bn:>7.2f}x{memory[v]:>11.0f}'
-              f'{memory[v] / m_bn:>7.2f}x{count:>18}')
+        m = memory.get(v, float('nan'))
+        print(f'{v:<22}{t:>9.3f}{t / t_bn:>7.2f}x{m:>11.0f}'
+              f'{m / m_bn:>7.2f}x{count:>18}')
     print(f'(all rounds took {time.perf_counter() - start_all:.0f} s)')
     print('first two steps minus two timed ones (compilation, caches): ' +
           ', '.join(f'{v} {warmup[v] - 2 * statistics.median(times[v]):.1f} s'

@@ -40,10 +40,10 @@ def _mmseg_scope():
 def backend(request, monkeypatch):
     """Run a test on each CN batch-norm backend (``CN_SEG_BACKEND``).
 
-    ``triton-split`` is the Triton backend with tiles of 4 values and a
-    wide-launch target (64 programs per multiprocessor), so that the tests'
-    small inputs take the split reductions (several chunks, uneven last
-    ones).
+    ``triton-split`` is the Triton backend with tiles of 32 values, a
+    wide-launch target of 8 programs and reads of 16 values, so that the
+    tests' small inputs take the split reductions (several chunks of whole
+    samples or of positions, uneven last ones).
     """
     from cn_seg.models.norms.backends import BACKENDS, why_unavailable
     from cn_seg.models.norms.backends.triton_backend import TritonBackend
