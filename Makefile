@@ -13,16 +13,16 @@ env: $(STAMP)
 
 # torch must be installed before mmcv, and mmcv is built against it without build
 # isolation (otherwise pip puts a CUDA torch into the build environment); see README.md.
-# The pins are the tested versions of setup.py's ranges, plus its tests extra
-# (tensorboard; triton, whose kernels the tests run on the CPU with TRITON_INTERPRET=1,
-# about 1 GB).
+# The pins are the tested versions of setup.py's ranges: the core, its mmseg extra
+# (the OpenMMLab stack and what the tools use) and its tests extra (tensorboard;
+# triton, whose kernels the tests run on the CPU with TRITON_INTERPRET=1, about 1 GB).
 $(DEPS): Makefile
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0 'setuptools>=77,<81' wheel ninja numpy
 	MAX_JOBS=2 $(PIP) install --no-build-isolation mmcv==2.1.0
 	$(PIP) install -q mmengine==0.10.7 mmsegmentation==1.2.2 opencv-python ftfy regex \
-		scipy tqdm matplotlib pytest tensorboard triton==3.9.0
+		scipy matplotlib pytest tensorboard triton==3.9.0
 	touch $@
 
 # cn_seg in editable mode; this compiles its C++ kernels (cn_seg._C) again

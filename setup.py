@@ -1,11 +1,12 @@
-"""Install cn_seg: Consistent Normalization for MMSegmentation 1.x.
+"""Install cn_seg: Consistent Normalization for PyTorch and MMSegmentation 1.x.
 
 Install it into the environment that trains, with torch already there and
 without build isolation, so that the C++ kernels (``cn_seg._C``, per-domain
 batch norm on the CPU) are compiled against that torch::
 
-    pip install --no-build-isolation -e .    # development (make env does it)
-    pip install --no-build-isolation .
+    pip install --no-build-isolation .          # the core: torch and numpy
+    pip install --no-build-isolation '.[mmseg]' # with the OpenMMLab stack
+    pip install --no-build-isolation -e .       # development (make env)
 
 pip's default build isolation builds in a fresh environment without torch:
 the package then installs without the kernels (and says so here, visible
@@ -13,9 +14,11 @@ with ``pip install -v``) and CN runs its slower pure-PyTorch path. Putting a
 torch into the build environment would compile against another build than
 the user's (a multi-GB CUDA wheel, or an ABI mismatch), so it is not done.
 
-The configs are shipped inside the package as ``cn_seg/.mim/configs``, the
-layout of ``mmseg/.mim/configs``: copied into wheels and regular installs,
-a symlink to ``configs/`` in an editable install.
+The configs and the tools are shipped inside the package as
+``cn_seg/.mim/configs`` and ``cn_seg/.mim/tools``, the layout of mmseg's
+``mmseg/.mim``, so that ``mim train cn_seg CONFIG`` and ``mim test cn_seg``
+find them: copied into wheels and regular installs, symlinks to
+``configs/`` and ``tools/`` in an editable install.
 """
 import glob
 import os
@@ -28,7 +31,7 @@ from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
 MIM_DIR = osp.join('cn_seg', '.mim')
-SHIPPED = ['configs']  # folders of the repository shipped in cn_seg/.mim
+SHIPPED = ['configs', 'tools']  # folders shipped in cn_seg/.mim
 
 NO_KERNELS = """
 {rule}
@@ -74,10 +77,15 @@ def say_loudly(message):
 def get_extensions():
     """The CPU kernels of per-domain batch norm, if torch is importable.
 
+    ``CN_SEG_NO_KERNELS=1`` in the environment leaves them out on purpose
+    (a quick build; CN then runs its pure-PyTorch path on the CPU).
+
     Returns:
         tuple: ``(ext_modules, cmdclass, why_not)``; ``why_not`` is the
         message to show when the kernels cannot be built, else None.
     """
+    if os.environ.get('CN_SEG_NO_KERNELS') == '1':
+        return [], {}, None
     try:
         import torch
         from torch.utils.cpp_extension import BuildExtension, CppExtension
@@ -115,7 +123,7 @@ def link_shipped_folders():
 
 
 class BuildPy(build_py):
-    """build_py that also ships ``configs/`` as ``cn_seg/.mim/configs``.
+    """build_py that also ships ``configs/`` and ``tools/`` in ``cn_seg/.mim``.
 
     A wheel or regular install gets a copy in the build folder (the source
     tree stays as it is); an editable install gets symlinks in the source
@@ -145,35 +153,42 @@ setup(
     name='cn_seg',
     version=get_version(),
     description='Consistent Normalization (per-domain normalization banks) '
-    'for MMSegmentation 1.x',
+    'for PyTorch and MMSegmentation 1.x',
     long_description=open(
         osp.join(HERE, 'README.md'), encoding='utf-8').read(),
     long_description_content_type='text/markdown',
-    packages=find_packages(include=['cn_seg', 'cn_seg.*']),
+    packages=find_packages(include=[
+        'cn_seg', 'cn_seg.*', 'cn_seg_workbench', 'cn_seg_workbench.*'
+    ]),
     ext_modules=ext_modules,
     cmdclass=cmdclass,
     python_requires='>=3.8',
+    # The core (CN layers, convert_cn, domain routing, calibrate_bank,
+    # fold_cn) needs torch and numpy only.
     install_requires=[
         # torch.load defaults to weights_only=True from torch 2.6 on, which
         # cn_seg's safe checkpoint loading rests on (MIN_TORCH in
-        # cn_seg/engine/safe_load.py; import refuses an older torch).
+        # cn_seg/openmmlab/engine/safe_load.py).
         'torch>=2.6',
-        'mmcv>=2.0.0rc4,<2.2.0',  # what mmsegmentation 1.2 asserts
-        'mmengine>=0.10,<1.0',
-        'mmsegmentation>=1.2,<2',
-        # mmengine 0.10 imports pkg_resources at run time (e.g. to find
-        # mmseg's configs for `_base_ = ['mmseg::...']`); setuptools 81
-        # dropped it.
-        'setuptools<81',
         'numpy',
-        'opencv-python',
-        'ftfy',  # with regex, imported by `import mmseg.utils`
-        'regex',
-        'scipy',
-        'tqdm',
-        'matplotlib',
     ],
     extras_require={
+        # The OpenMMLab integration (imported when mmseg is installed), the
+        # tools, and what they use.
+        'mmseg': [
+            'mmcv>=2.0.0rc4,<2.2.0',  # what mmsegmentation 1.2 asserts
+            'mmengine>=0.10,<1.0',
+            'mmsegmentation>=1.2,<2',
+            # mmengine 0.10 imports pkg_resources at run time (e.g. to find
+            # mmseg's configs for `_base_ = ['mmseg::...']`); setuptools 81
+            # dropped it.
+            'setuptools<81',
+            'opencv-python',
+            'ftfy',  # with regex, imported by `import mmseg.utils`
+            'regex',
+            'scipy',
+            'matplotlib',
+        ],
         'tensorboard': ['tensorboard'],
         # The CUDA kernels; CUDA builds of torch bring their own triton.
         'triton': ['triton>=3.0'],

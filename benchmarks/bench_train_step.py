@@ -44,7 +44,7 @@ from torch.profiler import ProfilerActivity, profile
 import allocator
 from cn_seg import enable_domain_routing
 from cn_seg.models import BatchConsistentNorm
-from cn_seg.models.norms.reference import per_domain
+from cn_seg_workbench.oracles.reference import per_domain
 from common import (backend_available, count_dispatches, forced_backend,
                     machine, routed, synchronize)
 

@@ -13,10 +13,11 @@ from typing import Callable, Dict, Iterator, Optional
 import torch
 
 from cn_seg import domain_routing
-from cn_seg.analysis.machine import describe_machine as machine  # noqa: F401
 from cn_seg.models.norms.backends import why_unavailable
-from cn_seg.models.norms.backends.launches import LaunchCounter
-from cn_seg.models.norms.reference import PerDomainNorm
+from cn_seg_workbench.analysis.machine import \
+    describe_machine as machine  # noqa: F401
+from cn_seg_workbench.oracles.launches import LaunchCounter
+from cn_seg_workbench.oracles.reference import PerDomainNorm
 
 #: ``(C, H, W)`` of ResNet-50's stages at a 512x512 input (output stride 8).
 SHAPES = [(64, 128, 128), (256, 64, 64), (2048, 32, 32)]

@@ -1,4 +1,5 @@
-"""Shared pytest set-up: register cn_seg and mmseg modules, default scope mmseg."""
+"""Shared pytest set-up: register cn_seg and mmseg modules, default scope
+mmseg."""
 import os
 
 import pytest
@@ -15,7 +16,7 @@ if not torch.cuda.is_available():
 def _safe_loading():
     """Load checkpoints as the tools do: the tests read the checkpoints their
     runs write (``import cn_seg`` alone does not install it)."""
-    from cn_seg.engine import install_safe_loading
+    from cn_seg.openmmlab.engine import install_safe_loading
     install_safe_loading()
 
 

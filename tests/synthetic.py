@@ -1,11 +1,12 @@
 """The tests' synthetic domains: generated and converted once per session.
 
 Every test that needs data on disk gets it here, made the way ``make demo``
-makes it: the real generator (``tools/make_synthetic_domains.py``) writes the
-raw Cityscapes and GTA5 layouts, the real converters prepare them. Each size
-is made once per test process in a folder removed at exit; tests read the
-shared copy (``converted_domains``, the ``synthetic`` fixture) or take a
-private one they may change (``copy_domains``).
+makes it (:func:`cn_seg_workbench.synthetic.prepare_synthetic_domains`): the
+real generator writes the raw Cityscapes and GTA5 layouts, the real
+converters prepare them. Each size is made once per test process in a folder
+removed at exit; tests read the shared copy (``converted_domains``, the
+``synthetic`` fixture) or take a private one they may change
+(``copy_domains``).
 """
 import atexit
 import shutil
@@ -15,8 +16,8 @@ from typing import Dict, Optional
 
 import pytest
 
-from cn_seg.datasets.converters import cityscapes, gta5
-from cn_seg.datasets.synthetic import make_synthetic_domains
+from cn_seg_workbench.synthetic import (make_synthetic_domains,
+                                        prepare_synthetic_domains)
 
 #: Frames per split of the shared synthetic domains.
 NUM_TRAIN, NUM_VAL = 6, 2
@@ -53,12 +54,9 @@ def converted_domains(num_train: int = NUM_TRAIN,
     """The domains prepared by the real converters (read only)."""
     key = ('converted', num_train, num_val)
     if key not in _made:
-        raw = raw_domains(num_train, num_val)
-        out = _cache() / f'converted_{num_train}_{num_val}'
-        roots = {d: shutil.copytree(raw[d], str(out / d)) for d in DOMAINS}
-        assert cityscapes.main([roots['cityscapes']]) == 0
-        assert gta5.main([roots['gta5']]) == 0
-        _made[key] = roots
+        _made[key] = prepare_synthetic_domains(
+            str(_cache() / f'converted_{num_train}_{num_val}'), seed=0,
+            num_train=num_train, num_val=num_val)
     return _made[key]
 
 

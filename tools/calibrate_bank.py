@@ -36,10 +36,10 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 import cn_seg  # noqa: F401  (registers CN)
-from cn_seg.deploy.deploy_config import deploy_config
-from cn_seg.engine import (build_model_to_load, install_safe_loading,
-                           load_checked_checkpoint)
-from cn_seg.engine.bank_checkpoint import save_bank_checkpoint
+from cn_seg.openmmlab.deploy.deploy_config import deploy_config
+from cn_seg.openmmlab.engine import (build_model_to_load, install_safe_loading,
+                                     load_checked_checkpoint)
+from cn_seg.openmmlab.engine.bank_checkpoint import save_bank_checkpoint
 
 SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 _ANNOTATIONS = ('LoadAnnotations', 'LoadDepthAnnotation')
@@ -103,7 +103,8 @@ def test_pipeline(cfg: Config, bank: int) -> list:
     """The config's test pipeline for bank ``bank``'s frames, no labels.
 
     The pipeline of the test data that bank ``bank`` normalizes, as the
-    deployment of that bank applies it (:func:`cn_seg.deploy.deploy_config`:
+    deployment of that bank applies it
+    (:func:`cn_seg.openmmlab.deploy.deploy_config`:
     the dataset of a ``MultiDomainDataset`` routed to the bank, the
     ``SetDomain`` parts of a ``ConcatDataset`` that give it, else
     ``test_pipeline``).

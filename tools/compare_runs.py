@@ -13,8 +13,8 @@ import argparse
 import os
 import os.path as osp
 
-from cn_seg.analysis.results_table import bar_chart, class_table
-from cn_seg.analysis.run_results import read_run
+from cn_seg_workbench.analysis.results_table import bar_chart, class_table
+from cn_seg_workbench.analysis.run_results import read_run
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -2,7 +2,8 @@
 # `make demo`: the whole pipeline on generated data, on 2 CPU cores once the
 # environment exists, one line per stage (full logs in $WORK_DIR/logs).
 #   1. generate the synthetic Cityscapes-like and GTA5-like domains in the
-#      real layouts (data/synthetic), and prepare them with the real converters;
+#      real layouts (data/synthetic) and prepare them with the real converters
+#      (tools/make_synthetic_domains.py --prepare);
 #   2. train the BN and the CN demo configs (same data, same schedule);
 #   3. evaluate both with tools/test.py (per-class IoU per domain), and CN with
 #      every bank on every domain's val set (the bank x domain matrix);
@@ -71,13 +72,9 @@ stage() {
 
 echo "cn_seg demo: BN vs CN on synthetic Cityscapes + GTA5 domains, 400" \
     "iterations each (a few minutes on 2 cores). Logs: $LOGS/"
-stage "Generate the synthetic domains (data/synthetic)" "$LOGS/data.log" \
-    "$PYTHON" tools/make_synthetic_domains.py --out data/synthetic
-stage "Prepare Cityscapes layout (label ids -> train ids)" \
-    "$LOGS/convert_cityscapes.log" \
-    "$PYTHON" tools/dataset_converters/cityscapes.py data/synthetic/cityscapes
-stage "Prepare GTA5 layout (label ids -> train ids)" "$LOGS/convert_gta5.log" \
-    "$PYTHON" tools/dataset_converters/gta5.py data/synthetic/gta5
+stage "Generate and prepare the synthetic domains (data/synthetic)" \
+    "$LOGS/data.log" \
+    "$PYTHON" tools/make_synthetic_domains.py --out data/synthetic --prepare
 
 for RUN in bn cn; do
     if [ "$RUN" = bn ]; then CONFIG=$BN_CONFIG; else CONFIG=$CN_CONFIG; fi

@@ -23,8 +23,8 @@ from typing import Dict, List, Tuple
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 from mmengine.config import Config  # noqa: E402
 
-from cn_seg.analysis.markdown import format_table  # noqa: E402
-from cn_seg.analysis.run_results import read_run  # noqa: E402
+from cn_seg_workbench.analysis.markdown import format_table  # noqa: E402
+from cn_seg_workbench.analysis.run_results import read_run  # noqa: E402
 
 #: Differences of one run per model that seeds alone explain: the
 #: miniature's mIoU has a std of up to 1.84 over seeds

@@ -11,17 +11,19 @@ shapes, another number of CN banks, a CN checkpoint for a BN config) is
 refused with the keys and the fix (``NormStateCheckHook``, added if the
 config lacks it), instead of being tested with those weights at their
 initial state; it loads with ``weights_only=True`` from any source
-(:func:`cn_seg.engine.install_safe_loading`).
+(:func:`cn_seg.openmmlab.engine.install_safe_loading`).
 With ``--adapt-bank K`` every test batch runs in CN bank K, whose statistics
 follow the test stream (``TestTimeBankHook``, :func:`cn_seg.adapt_bank`).
 """
 import argparse
 
 import cn_seg  # noqa: F401  (registers CN, datasets, metrics)
-from cn_seg.engine import install_safe_loading
-from cn_seg.engine.collective_timeout import explain_collective_timeout
-from cn_seg.engine.run_config import (add_checkpoint_check, add_run_args,
-                                     build_runner, load_run_config)
+from cn_seg.openmmlab.engine import install_safe_loading
+from cn_seg.openmmlab.engine.collective_timeout import \
+    explain_collective_timeout
+from cn_seg.openmmlab.engine.run_config import (add_checkpoint_check,
+                                                add_run_args, build_runner,
+                                                load_run_config)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -6,7 +6,7 @@ Usage: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
 with a path it continues from that checkpoint, with its seed and random
 states, so that the resumed run equals an uninterrupted one. Every
 checkpoint (local, URL, or a plugin's scheme) loads with
-``weights_only=True`` (:func:`cn_seg.engine.install_safe_loading`). The
+``weights_only=True`` (:func:`cn_seg.openmmlab.engine.install_safe_loading`). The
 run's hooks are the config's: cn_seg's configs inherit them from
 ``configs/_base_/cn_runtime.py``, so mmseg's own ``tools/train.py`` gives the
 same run. In a distributed run, a collective that times out names itself and
@@ -15,11 +15,11 @@ same run. In a distributed run, a collective that times out names itself and
 import argparse
 
 import cn_seg  # noqa: F401  (registers CN, datasets, hooks)
-from cn_seg.engine import install_safe_loading
-from cn_seg.engine.collective_timeout import explain_collective_timeout
-from cn_seg.engine.run_config import (add_run_args, apply_resume,
-                                     build_runner, enable_amp,
-                                     load_run_config)
+from cn_seg.openmmlab.engine import install_safe_loading
+from cn_seg.openmmlab.engine.collective_timeout import (explain_collective_timeout)
+from cn_seg.openmmlab.engine.run_config import (add_run_args, apply_resume,
+                                                build_runner, enable_amp,
+                                                load_run_config)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -18,10 +18,10 @@ and draws the domains' densities. It prints, per model and domain, the mean
 and std of the values (and, at a BN or CN layer, what they would be if the
 domain were normalized with its own statistics: ``N(beta_k, gamma_k^2)`` per
 channel), and per pair of domains the 1-Wasserstein distance and the channel
-gap (:mod:`cn_seg.analysis.feature_statistics`).
+gap (:mod:`cn_seg_workbench.analysis.feature_statistics`).
 
-What the figure shows (see :mod:`cn_seg.analysis.feature_distributions`): at
-a CN layer each domain is normalized with its own bank, so the gap left
+What the figure shows (see
+:mod:`cn_seg_workbench.analysis.feature_distributions`): at a CN layer each domain is normalized with its own bank, so the gap left
 between the domains is the difference between the banks' affine parameters;
 at a shared BN layer the gap is what remains of the domains' difference at
 the layer's input. A larger gap for BN than for CN does not mean that CN
@@ -37,14 +37,15 @@ from mmengine.registry import init_default_scope
 from mmseg.apis import init_model
 from mmseg.registry import DATASETS
 
-from cn_seg.analysis.feature_distributions import (collect_features,
-                                                   default_layer,
-                                                   domain_banks,
-                                                   plot_distributions)
-from cn_seg.analysis.feature_statistics import (domain_distances,
-                                                own_statistics_reference,
-                                                statistics_tables)
-from cn_seg.engine import install_safe_loading, load_checked_checkpoint
+from cn_seg_workbench.analysis.feature_distributions import (collect_features,
+                                                             default_layer,
+                                                             domain_banks,
+                                                             plot_distributions)
+from cn_seg_workbench.analysis.feature_statistics import (domain_distances,
+                                                          own_statistics_reference,
+                                                          statistics_tables)
+from cn_seg.openmmlab.engine import (install_safe_loading,
+                                     load_checked_checkpoint)
 from cn_seg.models import ConsistentNorm
 
 

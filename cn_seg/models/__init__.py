@@ -1,9 +1,12 @@
-"""Models: the CN norm layer, domain routing, folding and the per-domain loss."""
+"""Models: the CN norm layer, domain routing, conversion, calibration and
+test-time adaptation of banks, folding.
+
+Torch only: nothing here imports an OpenMMLab package.
+"""
 from .adapt import BankAdaptation, adapt_bank
 from .calibrate import calibrate_bank
 from .convert import convert_cn
 from .fold import fold_cn
-from .losses import DomainWeightedLoss
 from .norms import AffineConsistentNorm, BatchConsistentNorm, ConsistentNorm
 from .routing import (DomainRoute, DomainRouted, disable_domain_routing,
                       domain_routing, enable_domain_routing)
@@ -12,6 +15,5 @@ __all__ = [
     'ConsistentNorm', 'BatchConsistentNorm', 'AffineConsistentNorm',
     'DomainRoute', 'DomainRouted', 'domain_routing', 'enable_domain_routing',
     'disable_domain_routing', 'fold_cn', 'convert_cn', 'calibrate_bank',
-    'adapt_bank', 'BankAdaptation',
-    'DomainWeightedLoss'
+    'adapt_bank', 'BankAdaptation'
 ]

@@ -5,11 +5,10 @@ Adaptation", the CN paper's reference [10]) re-estimates BN statistics on the
 target domain's frames; with CN the estimate goes into the target domain's
 own bank, and the banks of the other domains stay as they are.
 """
-import logging
+import warnings
 from typing import Any, Iterable, List, Optional
 
 import torch
-from mmengine.logging import print_log
 from torch import nn
 
 from .norms import BatchConsistentNorm, ConsistentNorm
@@ -62,11 +61,10 @@ def _keep_unreached(layers: List[BatchConsistentNorm], bank: int,
         for t in (m.running_mean, m.running_var, m.num_batches_tracked):
             t[bank] = saved[id(t)][bank]
     if layers:
-        print_log(
+        warnings.warn(
             f'calibrate_bank: {len(layers)} CN layers got no input (e.g. an '
             'auxiliary head, which runs in training only); they keep bank '
-            f"{bank}'s statistics as they were.", logger='current',
-            level=logging.WARNING)
+            f"{bank}'s statistics as they were.", stacklevel=3)
 
 
 def _call(model: nn.Module, batch: Any) -> Any:

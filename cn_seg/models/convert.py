@@ -2,7 +2,6 @@
 from typing import Dict
 
 import torch
-from mmcv.cnn import build_norm_layer
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
@@ -22,7 +21,7 @@ def _kind(types, layer: nn.Module) -> str:
 
 
 def plain_norm_cfg(layer: nn.Module, where: str = 'module') -> dict:
-    """The mmcv ``norm_cfg`` that builds a layer like ``layer``.
+    """The ``norm_cfg`` (mmcv's names) that builds a layer like ``layer``.
 
     Args:
         layer (nn.Module): A BatchNorm (1d/2d/3d), SyncBatchNorm, GroupNorm,
@@ -70,9 +69,9 @@ def _convert_layer(layer: nn.Module, num_domains: int, eval_domain: int,
     num_features = (tuple(layer.normalized_shape) if isinstance(
         layer, nn.LayerNorm) else layer.num_channels if isinstance(
             layer, nn.GroupNorm) else layer.num_features)
-    cfg = dict(type='CN', num_domains=num_domains, eval_domain=eval_domain,
-               norm_cfg=plain_norm_cfg(layer, where))
-    cn = build_norm_layer(cfg, num_features)[1]
+    cn = ConsistentNorm(num_features, num_domains=num_domains,
+                        eval_domain=eval_domain,
+                        norm_cfg=plain_norm_cfg(layer, where))
     floats = [t for t in list(layer.parameters()) + list(layer.buffers())
               if t.is_floating_point()]
     if floats:  # the plain layer's device and dtype (e.g. float64, CUDA)

@@ -1,13 +1,13 @@
 """Folding CN layers into the plain norm of one bank, for deployment."""
-from mmcv.cnn import build_norm_layer
 from torch import nn
 
 from .norms import ConsistentNorm
+from .norms.plain_norms import build_plain_norm
 from .routing import disable_domain_routing
 
 
 def _fold_layer(layer: ConsistentNorm, domain: int) -> nn.Module:
-    plain = build_norm_layer(layer.norm_cfg, layer.num_features)[1]
+    plain = build_plain_norm(layer.norm_cfg, layer.num_features)
     floats = [t for t in list(layer.parameters()) + list(layer.buffers())
               if t.is_floating_point()]
     if floats:  # the layer's device and dtype (e.g. a float64 model)

@@ -87,7 +87,8 @@ def concat_ranges(dataset: Any) -> List[range]:
 
     Args:
         dataset: A dataset with ``cumulative_sizes`` (mmengine's
-            ``ConcatDataset``, :class:`cn_seg.datasets.MultiDomainDataset`).
+            ``ConcatDataset``,
+            :class:`cn_seg.openmmlab.datasets.MultiDomainDataset`).
 
     Returns:
         list[range]: One range per sub-dataset, in order.

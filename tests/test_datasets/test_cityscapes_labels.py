@@ -1,11 +1,9 @@
 """The label table against the ids listed in the dataset documentation."""
 import numpy as np
 
-from cn_seg.datasets.cityscapes_labels import (CLASSES, KNOWN_LABEL_IDS,
-                                               NAME_TO_LABEL_ID, PALETTE,
-                                               TRAIN_LABEL_IDS,
-                                               label_id_palette,
-                                               label_id_to_train_id_lut)
+from cn_seg.openmmlab.datasets.cityscapes_labels import (
+    CLASSES, KNOWN_LABEL_IDS, NAME_TO_LABEL_ID, PALETTE, TRAIN_LABEL_IDS,
+    label_id_palette, label_id_to_train_id_lut)
 
 from .synthetic_data import DOCUMENTED_TRAIN_LABEL_IDS as DOCUMENTED
 

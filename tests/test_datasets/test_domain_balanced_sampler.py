@@ -7,7 +7,8 @@ import torch.distributed as dist
 from mmengine.runner import Runner
 from torch.utils.data import ConcatDataset
 
-from cn_seg.datasets import DomainBalancedBatchSampler, DomainBalancedSampler
+from cn_seg.openmmlab.datasets import (DomainBalancedBatchSampler,
+                                       DomainBalancedSampler)
 
 SIZES = (4, 6)  # domain 0 holds indices 0-3, domain 1 indices 4-9
 

@@ -4,7 +4,7 @@ import re
 import pytest
 from mmseg.registry import DATASETS
 
-from cn_seg.datasets import MultiDomainDataset
+from cn_seg.openmmlab.datasets import MultiDomainDataset
 
 from .synthetic_data import NUM_TRAIN, cityscapes_cfg, gta5_cfg, load_pipeline
 

@@ -4,8 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from cn_seg.datasets.converters.polygons import (draw_objects, label_id_of,
-                                                 read_polygons)
+from cn_seg.openmmlab.datasets.converters.polygons import (draw_objects,
+                                                           label_id_of,
+                                                           read_polygons)
 
 
 def test_rectangles_fill_their_pixels_in_order(tmp_path):

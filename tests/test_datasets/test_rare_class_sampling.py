@@ -13,7 +13,7 @@ import pytest
 import torch.distributed as dist
 from mmengine.dataset import BaseDataset
 
-from cn_seg.datasets import DomainBalancedSampler, MultiDomainDataset
+from cn_seg.openmmlab.datasets import DomainBalancedSampler, MultiDomainDataset
 
 CLASSES = ('road', 'car', 'bicycle')
 # Pixels of each class in each frame of the rare domain.

@@ -5,7 +5,7 @@ import pytest
 from mmengine.config import Config
 from mmseg.registry import METRICS, MODELS
 
-from cn_seg.deploy import deploy_config
+from cn_seg.openmmlab.deploy import deploy_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAPER_CN = osp.join(

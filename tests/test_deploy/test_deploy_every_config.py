@@ -12,8 +12,8 @@ import pytest
 from mmengine.config import Config
 from mmseg.registry import METRICS, MODELS
 
-from cn_seg.deploy import deploy_config
-from cn_seg.deploy.rules import is_ours, registered_class
+from cn_seg.openmmlab.deploy import deploy_config
+from cn_seg.openmmlab.deploy.rules import is_ours, registered_class
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(

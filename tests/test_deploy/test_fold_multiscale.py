@@ -9,9 +9,6 @@ model on them, and the folded model predicts as the CN model routed to the
 bank.
 """
 import os.path as osp
-import runpy
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -23,7 +20,8 @@ from mmseg.registry import DATASETS
 
 import cn_seg
 
-from ..test_tools.tiny_demo import REPO, TOOLS, make_data, tiny_config
+from ..processes import REPO, TOOLS, run_python, run_tool
+from ..test_tools.tiny_demo import make_data, tiny_config
 
 MULTISCALE_CN = osp.join(
     REPO, 'configs', 'demo',
@@ -38,11 +36,8 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp('multiscale')
     make_data(root)
     config = tiny_config(root, 'tiny_multiscale.py', MULTISCALE_CN, 2)
-    run = subprocess.run(
-        [sys.executable, osp.join(TOOLS, 'train.py'), config,
-         '--work-dir', 'run'], cwd=root, capture_output=True, text=True,
-        timeout=300)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run_python([osp.join(TOOLS, 'train.py'), config, '--work-dir', 'run'],
+               root)
     return root, config, str(root / 'run' / 'iter_2.pth')
 
 
@@ -50,9 +45,9 @@ def _fold(trained, bank, monkeypatch, capsys):
     """tools/cn2bn.py on the trained checkpoint; the folded config."""
     root, config, checkpoint = trained
     out = root / f'folded{bank}'
-    monkeypatch.setattr(sys, 'argv', [
-        'cn2bn.py', config, checkpoint, str(out), '--domain', str(bank)])
-    runpy.run_path(osp.join(TOOLS, 'cn2bn.py'), run_name='__main__')
+    # --domain: the alias of --bank, as older commands write it.
+    assert run_tool('cn2bn.py', config, checkpoint, out, '--domain',
+                    bank) == 0
     assert f'Folded bank {bank}' in capsys.readouterr().out
     return out
 

@@ -26,7 +26,7 @@ import sync_cn_cases as cases
 from cn_seg import domain_routing
 from cn_seg.models.norms.backends import (BACKENDS, BankState,
                                           domain_batch_norm, why_unavailable)
-from cn_seg.models.norms.reference import PerDomainNorm
+from cn_seg_workbench.oracles.reference import PerDomainNorm
 from cn_seg.models.routing import DomainRoute
 from dist_launch import launch
 from tests.test_models.cn_helpers import cn_step, plain_step

@@ -18,7 +18,8 @@ import time
 import pytest
 import torch
 
-from tests.test_tools.tiny_demo import TOOLS, make_data, tiny_config
+from tests.processes import TOOLS
+from tests.test_tools.tiny_demo import make_data, tiny_config
 
 HERE = osp.dirname(osp.abspath(__file__))
 TIMEOUT = 240

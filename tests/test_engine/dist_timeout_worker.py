@@ -16,8 +16,9 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-from cn_seg.engine.collective_timeout import explain_collective_timeout
-from cn_seg.engine.run_config import setup_cpu_distributed
+from cn_seg.openmmlab.engine.collective_timeout import \
+    explain_collective_timeout
+from cn_seg.openmmlab.engine.run_config import setup_cpu_distributed
 
 
 def main() -> int:

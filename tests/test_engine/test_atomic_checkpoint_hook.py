@@ -12,7 +12,7 @@ import torch
 from mmengine.fileio.backends import LocalBackend
 from mmengine.runner import find_latest_checkpoint
 
-from cn_seg.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX
+from cn_seg.openmmlab.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX
 
 from .test_safe_load import _runner
 

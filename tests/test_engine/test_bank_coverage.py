@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 import cn_seg
-from cn_seg.engine.bank_coverage import (untrained_bank_lines,
-                                         untrained_banks)
+from cn_seg.openmmlab.engine.bank_coverage import (untrained_bank_lines,
+                                                   untrained_banks)
 
 
 def _model():

@@ -19,7 +19,7 @@ import time
 import pytest
 from mmengine.config import Config
 
-from cn_seg.engine.run_config import dist_timeout
+from cn_seg.openmmlab.engine.run_config import dist_timeout
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))

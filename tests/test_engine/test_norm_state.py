@@ -10,9 +10,9 @@ from mmengine.config import Config
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmseg.registry import MODELS
 
-from cn_seg.engine.norm_state import (check_norm_state,
-                                      checkpoint_state_dict,
-                                      norm_state_mismatches)
+from cn_seg.openmmlab.engine.norm_state import (check_norm_state,
+                                                checkpoint_state_dict,
+                                                norm_state_mismatches)
 from tests.test_tools.tiny_demo import DEMO_BN, DEMO_CN
 
 

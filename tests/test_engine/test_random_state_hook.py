@@ -17,8 +17,9 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
-from cn_seg.engine.hooks.random_state_hook import STATE_KEY
-from cn_seg.engine.random_state import get_random_state, set_random_state
+from cn_seg.openmmlab.engine.hooks.random_state_hook import STATE_KEY
+from cn_seg.openmmlab.engine.random_state import (get_random_state,
+                                                  set_random_state)
 
 
 class DropoutModel(BaseModel):

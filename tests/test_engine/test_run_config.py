@@ -4,8 +4,8 @@ import os.path as osp
 
 import pytest
 
-from cn_seg.engine.run_config import (add_run_args, apply_resume, enable_amp,
-                                     load_run_config)
+from cn_seg.openmmlab.engine.run_config import (add_run_args, apply_resume,
+                                                enable_amp, load_run_config)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'demo',
@@ -69,7 +69,7 @@ def test_the_runner_has_the_config_hooks_only(tmp_path):
     (the configs list them, see test_cn_runtime.py)."""
     from mmengine.hooks import CheckpointHook
 
-    from cn_seg.engine.run_config import build_runner
+    from cn_seg.openmmlab.engine.run_config import build_runner
     cfg = _load('--work-dir', str(tmp_path))
     cfg.custom_hooks = []
     cfg.default_hooks.checkpoint.type = 'CheckpointHook'
@@ -83,7 +83,7 @@ def test_the_runner_has_the_config_hooks_only(tmp_path):
 
 
 def test_test_tool_adds_the_checkpoint_check_once():
-    from cn_seg.engine.run_config import add_checkpoint_check
+    from cn_seg.openmmlab.engine.run_config import add_checkpoint_check
     cfg = _load()
     cfg.custom_hooks = [dict(type='DomainRoutingHook')]
     for _ in range(2):
@@ -98,7 +98,7 @@ def test_resume_takes_the_checkpoint_seed(tmp_path, configured):
     checkpoint: the seed must be the interrupted run's from the start."""
     import torch
 
-    from cn_seg.engine.run_config import use_checkpoint_seed
+    from cn_seg.openmmlab.engine.run_config import use_checkpoint_seed
     checkpoint = tmp_path / 'iter_2.pth'
     torch.save(dict(meta=dict(seed=1234, iter=2), state_dict={}), checkpoint)
     (tmp_path / 'last_checkpoint').write_text(str(checkpoint))

@@ -11,8 +11,8 @@ from mmengine.runner import Runner, load_checkpoint
 from torch import nn
 from torch.utils.data import Dataset
 
-from cn_seg.engine import (checkpoint_safe_globals,
-                            register_checkpoint_safe_globals)
+from cn_seg.openmmlab.engine import (checkpoint_safe_globals,
+                                     register_checkpoint_safe_globals)
 
 
 class ToyModel(BaseModel):
@@ -140,14 +140,14 @@ def test_malicious_checkpoint_is_refused(tmp_path, payload, reason):
 def test_numpy_multiarray_module_per_version(version, module):
     """numpy 1.x has no numpy._core.multiarray (checked for real in a numpy
     1.26.4 environment, see the H3 report); 2.x deprecates numpy.core."""
-    from cn_seg.engine.safe_load import _multiarray_name
+    from cn_seg.openmmlab.engine.safe_load import _multiarray_name
     assert _multiarray_name(version) == module
 
 
 def test_allow_list_names_both_numpy_pickle_names():
     """A checkpoint written under numpy 1.x names numpy.core, under 2.x
     numpy._core: both resolve to this numpy's functions."""
-    from cn_seg.engine.safe_load import _multiarray
+    from cn_seg.openmmlab.engine.safe_load import _multiarray
     names = {name: fn for fn, name in
              (g for g in checkpoint_safe_globals() if isinstance(g, tuple))}
     for core in ('numpy.core', 'numpy._core'):
@@ -159,7 +159,7 @@ def test_allow_list_names_both_numpy_pickle_names():
 @pytest.mark.parametrize('version', ['2.0.1', '2.4.1+cpu', '2.5.1+cu121',
                                      '1.13.1'])
 def test_old_torch_is_refused_with_the_version_needed(version):
-    from cn_seg.engine.safe_load import check_torch_version
+    from cn_seg.openmmlab.engine.safe_load import check_torch_version
     with pytest.raises(ImportError, match=r'needs torch>=2\.6, found torch '
                        + version.replace('+', r'\+')):
         check_torch_version(version)
@@ -168,5 +168,5 @@ def test_old_torch_is_refused_with_the_version_needed(version):
 @pytest.mark.parametrize('version', ['2.6.0', '2.13.0+cpu', '2.7.0a0+git1',
                                      '3.0.0'])
 def test_supported_torch_passes(version):
-    from cn_seg.engine.safe_load import check_torch_version
+    from cn_seg.openmmlab.engine.safe_load import check_torch_version
     check_torch_version(version)

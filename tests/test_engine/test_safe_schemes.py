@@ -20,9 +20,9 @@ from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 from torch import nn
 
-from cn_seg.engine import install_safe_loading
-from cn_seg.engine.safe_schemes import (is_weights_only_loader,
-                                        weights_only_loader)
+from cn_seg.openmmlab.engine import install_safe_loading
+from cn_seg.openmmlab.engine.safe_schemes import (is_weights_only_loader,
+                                                  weights_only_loader)
 
 from .checkpoint_server import serve, write_payload
 
@@ -176,7 +176,7 @@ before = snapshot()
 import cn_seg
 after_import = snapshot()
 registered = HOOKS.get('SafeLoadingHook') is not None
-cn_seg.engine.install_safe_loading()
+cn_seg.openmmlab.engine.install_safe_loading()
 after_install = snapshot()
 print(json.dumps(dict(before=before, after_import=after_import,
                       after_install=after_install, registered=registered)))

@@ -1,10 +1,11 @@
 """The metric's summaries in a real training: logged, and usable by
-mmengine's ``save_best`` (README.md's example)."""
+mmengine's ``save_best`` (docs/config.md's example)."""
 import json
 import subprocess
 import sys
 
-from tests.test_tools.tiny_demo import DEMO_CN, TOOLS, make_data, tiny_config
+from tests.processes import TOOLS
+from tests.test_tools.tiny_demo import DEMO_CN, make_data, tiny_config
 
 SUMMARIES = """
 val_evaluator = dict(mean_over_domains=True,

@@ -6,7 +6,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from cn_seg import domain_routing
-from cn_seg.models.norms.reference import PerDomainNorm
+from cn_seg_workbench.oracles.reference import PerDomainNorm
 
 #: float64: every path sums in another order; 1e-10 bounds that rounding.
 TOL64 = dict(rtol=1e-10, atol=1e-10)

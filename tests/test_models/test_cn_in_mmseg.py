@@ -7,11 +7,12 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.runner import Runner
 from mmseg.registry import MODELS
 from torch import nn
 
 from cn_seg import ConsistentNorm, domain_routing
-from cn_seg.engine.hooks.domain_routing_hook import _check_not_converted
+from cn_seg.openmmlab.engine.hooks import DomainRoutingHook
 
 CN = dict(type='CN', num_domains=2, norm_cfg=dict(type='BN'),
           requires_grad=True)
@@ -150,8 +151,12 @@ def test_runner_revert_sync_bn_keeps_banks():
         reverted(torch.randn(4, 3, 32, 32))
 
 
-def test_sync_bn_conversion_gives_a_clear_error():
-    model = _resnet(CN)
-    converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+def test_routing_hook_refuses_what_sync_bn_rebuilt(tmp_path):
+    """A distributed Runner with ``sync_bn`` rebuilds the model's norm layers
+    as torch SyncBatchNorm; DomainRoutingHook.before_run stops that run."""
+    runner = Runner(model=_resnet(CN), work_dir=str(tmp_path))
+    hook = DomainRoutingHook()
+    hook.before_run(runner)  # CN layers as built: routed
+    nn.SyncBatchNorm.convert_sync_batchnorm(runner.model)  # in place
     with pytest.raises(ValueError, match="norm_cfg=dict\\(type='SyncBN'\\)"):
-        _check_not_converted(converted)
+        hook.before_run(runner)

@@ -14,7 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from cn_seg import ConsistentNorm, domain_routing
 from cn_seg.models import AffineConsistentNorm, BatchConsistentNorm
-from cn_seg.models.norms.reference import PerDomainNorm, per_domain
+from cn_seg_workbench.oracles.reference import PerDomainNorm, per_domain
 from .cn_helpers import (TOL64, assert_banks_equal, cn_step, make_cn,
                          reference_step)
 
@@ -148,7 +148,7 @@ def test_unrouted_training_raises_with_instructions():
     (dict(norm_cfg=dict(type='ConsistentNorm')), 'cannot wrap another CN'),
     (dict(norm_cfg=dict(type=ConsistentNorm)), 'cannot wrap another CN'),
     (dict(norm_cfg='BN'), "must be a dict with a 'type'"),
-    (dict(norm_cfg=dict(type='NoSuchNorm')), 'not a registered norm'),
+    (dict(norm_cfg=dict(type='NoSuchNorm')), 'not a norm CN can wrap'),
     (dict(norm_cfg=dict(type='IN', track_running_stats=True)),
      'track_running_stats'),
 ])

@@ -14,7 +14,7 @@ from torch import nn
 import cn_seg
 from cn_seg.models import (AffineConsistentNorm, BatchConsistentNorm,
                            ConsistentNorm)
-from cn_seg.models.norms.reference import PerDomainNorm
+from cn_seg_workbench.oracles.reference import PerDomainNorm
 
 from .cn_helpers import TOL64
 

@@ -9,8 +9,11 @@ from mmseg.structures import SegDataSample
 from cn_seg import domain_routing, enable_domain_routing
 
 
-def _model(weights):
+def _model(weights, aux_weights=None):
     norm = dict(type='CN', num_domains=2, norm_cfg=dict(type='BN'))
+    aux_loss = dict(type='CrossEntropyLoss') if aux_weights is None else \
+        dict(type='DomainWeightedLoss', loss=dict(type='CrossEntropyLoss'),
+             domain_weights=aux_weights)
     return MODELS.build(dict(
         type='EncoderDecoder',
         data_preprocessor=dict(type='SegDataPreProcessor'),
@@ -24,7 +27,8 @@ def _model(weights):
                              domain_weights=weights)),
         auxiliary_head=dict(
             type='FCNHead', in_channels=32, in_index=2, channels=8,
-            num_convs=1, num_classes=4, dropout_ratio=0, norm_cfg=norm)))
+            num_convs=1, num_classes=4, dropout_ratio=0, norm_cfg=norm,
+            loss_decode=aux_loss)))
 
 
 def _samples(domains, names, labels):
@@ -72,6 +76,31 @@ def test_loss_is_the_weighted_sum_of_per_domain_losses():
         rtol=1e-5, atol=1e-6)
     assert 'decode.loss_ce.gta5' in log_vars
     total.backward()
+
+
+def test_two_heads_of_one_loss_name_log_their_own_parts():
+    """The decode and auxiliary heads both name their loss ``loss_ce``."""
+    torch.manual_seed(0)
+    model = enable_domain_routing(_model([1.0, 0.5], [2.0, 1.0])).train()
+    x = torch.randn(4, 3, 32, 32)
+    labels = torch.randint(0, 4, (4, 32, 32))
+    domains = [0, 1, 1, 0]
+    losses = model(x, _samples(domains, ['a', 'b'], labels), mode='loss')
+    assert 'decode.loss_ce' not in losses and 'aux.loss_ce' not in losses
+    with domain_routing(model, domains):
+        feats = model.extract_feat(x)
+        heads = dict(decode=model.decode_head(feats),
+                     aux=model.auxiliary_head(feats))
+    # float32 as above: the same logits, only the reduction order differs.
+    for head, weights in (('decode', (1.0, 0.5)), ('aux', (2.0, 1.0))):
+        logits = F.interpolate(heads[head], size=(32, 32), mode='bilinear',
+                               align_corners=False)
+        for k, name in enumerate('ab'):
+            sel = torch.tensor([i for i, d in enumerate(domains) if d == k])
+            torch.testing.assert_close(
+                losses[f'{head}.loss_ce.{name}'],
+                weights[k] * F.cross_entropy(logits[sel], labels[sel]),
+                rtol=1e-5, atol=1e-6)
 
 
 def test_weights_change_the_loss_as_stated():

@@ -10,7 +10,7 @@ from mmcv.cnn import build_norm_layer
 from torch import nn
 
 from cn_seg import domain_routing
-from cn_seg.models.norms.backends.launches import LaunchCounter
+from cn_seg_workbench.oracles.launches import LaunchCounter
 
 BATCHES = {
     '2 domains grouped': [0, 0, 0, 0, 1, 1, 1, 1],

@@ -17,11 +17,12 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from mmseg.registry import DATASETS
 
 import cn_seg  # noqa: F401
-from cn_seg.engine import build_model_to_load
+from cn_seg.openmmlab.engine import build_model_to_load
 
+from ..processes import TOOLS
 from ..test_models.test_adapt_bank import reference
 from .test_calibrate_bank_tool import TOL32, _chdir, _sha
-from .tiny_demo import TOOLS, make_data, tiny_config
+from .tiny_demo import make_data, tiny_config
 
 TOOL = runpy.run_path(osp.join(TOOLS, 'test.py'))
 

@@ -14,9 +14,10 @@ from mmseg.apis import init_model
 
 import cn_seg
 
-from .tiny_demo import DEMO_BN, DEMO_CN, TOOLS, make_data
+from ..processes import TOOLS
+from .tiny_demo import DEMO_BN, DEMO_CN, make_data
 
-CLASSES = list(cn_seg.datasets.GTA5Dataset.METAINFO['classes'])
+CLASSES = list(cn_seg.openmmlab.datasets.GTA5Dataset.METAINFO['classes'])
 LAYER = 'backbone.layer1.1.bn2'  # the default layer of the demo models
 
 
@@ -82,7 +83,8 @@ def checkpoints(tmp_path_factory):
             layer.weight.zero_()
             layer.bias.copy_(torch.tensor(bias).expand_as(layer.bias))
         paths[name] = root / f'{name}.pth'
-        meta = dict(dataset_meta=dict(cn_seg.datasets.GTA5Dataset.METAINFO))
+        meta = dict(dataset_meta=dict(
+            cn_seg.openmmlab.datasets.GTA5Dataset.METAINFO))
         torch.save(dict(state_dict=model.state_dict(), meta=meta),
                    paths[name])
     return root, paths

@@ -21,9 +21,10 @@ from mmseg.registry import DATASETS
 from torch import nn
 
 import cn_seg
-from cn_seg.engine import build_model_to_load
+from cn_seg.openmmlab.engine import build_model_to_load
 
-from .tiny_demo import DEMO_BN, TOOLS, make_data, tiny_config
+from ..processes import TOOLS
+from .tiny_demo import DEMO_BN, make_data, tiny_config
 
 TOOL = runpy.run_path(osp.join(TOOLS, 'calibrate_bank.py'))
 # float32: the tool's CN kernels and the reference's ATen batch norm sum in
@@ -147,7 +148,7 @@ def test_pipeline_is_the_one_the_bank_is_tested_with():
     """Bank 1 of the multi-scale demo sees half-size views (SetDomain parts
     of a ConcatDataset): it is calibrated with their pipeline, as its
     deployed model is tested."""
-    from cn_seg.deploy.deploy_config import deploy_config
+    from cn_seg.openmmlab.deploy.deploy_config import deploy_config
     config = Config.fromfile(osp.join(
         TOOLS, '..', 'configs', 'demo',
         'cn_deeplabv3_r18-d8_1xb2-400_synthetic-cs-multiscale-64x128.py'))

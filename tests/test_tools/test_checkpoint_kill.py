@@ -18,8 +18,11 @@ import mmseg
 import numpy as np
 import torch
 
-from .test_train_resume_deploy import _finish, _start, kill_when_stalled
+from ..processes import finish, kill_when_stalled, start
 from .tiny_demo import DEMO_CN, make_data, tiny_config
+
+#: The folder of ``stall_hook``, which the stalling config imports.
+HERE = osp.dirname(osp.abspath(__file__))
 
 MMSEG_TRAIN = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
                        'train.py')
@@ -40,10 +43,10 @@ def test_kill_during_checkpoint_write_resumes_exactly(tmp_path):
     stalling = tiny_config(tmp_path, 'stall.py', DEMO_CN, 4,
                            extra=STALL.format(marker=marker))
     plain = tiny_config(tmp_path, 'plain.py', DEMO_CN, 4, extra=KEEP_ONE)
-    straight = _start([MMSEG_TRAIN, plain, '--work-dir', 'straight'],
-                      tmp_path, 1)
+    straight = start([MMSEG_TRAIN, plain, '--work-dir', 'straight'],
+                     tmp_path, 1)
     assert kill_when_stalled([MMSEG_TRAIN, stalling, '--work-dir', 'work'],
-                             tmp_path, marker) == -signal.SIGKILL
+                             tmp_path, marker, [HERE]) == -signal.SIGKILL
     work = tmp_path / 'work'
     partial = marker.read_text()
     assert partial == str(work / 'iter_4.pth.partial')
@@ -51,9 +54,9 @@ def test_kill_during_checkpoint_write_resumes_exactly(tmp_path):
     assert last == str(work / 'iter_2.pth')
     assert torch.load(last)['meta']['iter'] == 2
 
-    log = _finish(_start([MMSEG_TRAIN, plain, '--work-dir', 'work',
-                          '--resume'], tmp_path, 1))
-    _finish(straight)
+    log = finish(start([MMSEG_TRAIN, plain, '--work-dir', 'work',
+                        '--resume'], tmp_path, 1))
+    finish(straight)
     assert f'Removed {partial}' in log
     assert 'restored the random states of the interrupted run' in log
     assert sorted(p.name for p in work.glob('*.pth*')) == ['iter_4.pth']

@@ -19,7 +19,6 @@ import json
 import os
 import os.path as osp
 import pickle
-import runpy
 import subprocess
 import sys
 
@@ -32,7 +31,8 @@ from mmseg.registry import MODELS
 
 from tests.test_engine.checkpoint_server import serve, write_payload
 
-from .tiny_demo import DEMO_BN, DEMO_CN, TOOLS, make_data, tiny_config
+from ..processes import run_tool
+from .tiny_demo import DEMO_BN, DEMO_CN, make_data, tiny_config
 
 HERE = osp.dirname(osp.abspath(__file__))
 MMSEG_TRAIN = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
@@ -50,16 +50,6 @@ model = dict(backbone=dict(norm_cfg=norm_cfg),
              decode_head=dict(norm_cfg=norm_cfg),
              auxiliary_head=dict(norm_cfg=norm_cfg))
 """
-
-
-def _run_tool(tool, *args):
-    """``python tools/<tool> args...`` in this process."""
-    argv = sys.argv
-    sys.argv = [tool, *map(str, args)]
-    try:
-        runpy.run_path(osp.join(TOOLS, tool), run_name='__main__')
-    finally:
-        sys.argv = argv
 
 
 @pytest.fixture(scope='module')
@@ -134,13 +124,13 @@ def test_plugin_scheme_payload_never_runs(in_root, payload_url, fresh_plugin,
     work = ['--work-dir', tmp_path / 'work']
     with pytest.raises(pickle.UnpicklingError) as info:
         if how == 'test.py':
-            _run_tool('test.py', config, mirror, *work)
+            run_tool('test.py', config, mirror, *work)
         elif how == 'resume':
-            _run_tool('train.py', config, '--resume', mirror, *work)
+            run_tool('train.py', config, '--resume', mirror, *work)
         else:
             key = 'load_from' if how == 'load_from' else 'model.pretrained'
-            _run_tool('train.py', config, *work, '--cfg-options',
-                      f'{key}={mirror}')
+            run_tool('train.py', config, *work, '--cfg-options',
+                     f'{key}={mirror}')
     assert f'Refused to load the checkpoint {mirror}' in str(info.value)
     assert not marker.exists()
 
@@ -177,7 +167,7 @@ def test_missing_weights_are_refused(in_root, tmp_path, tool):
         visualize_features=[config, checkpoint, '--out',
                             tmp_path / 'f.png'])[tool[:-3]]
     with pytest.raises(ValueError) as info:
-        _run_tool(tool, *args)
+        run_tool(tool, *args)
     message = str(info.value)
     assert message.startswith(f'Checkpoint {checkpoint} does not fit the '
                               'model built from the config')
@@ -193,8 +183,8 @@ def test_missing_weights_are_refused(in_root, tmp_path, tool):
 
 def test_weights_of_other_shapes_are_refused_by_test(in_root, tmp_path):
     with pytest.raises(ValueError) as info:
-        _run_tool('test.py', in_root / 'cn2.py', in_root / 'five_classes.pth',
-                  '--work-dir', tmp_path)
+        run_tool('test.py', in_root / 'cn2.py', in_root / 'five_classes.pth',
+                 '--work-dir', tmp_path)
     message = str(info.value)
     assert '2 of ' in message and 'weights have another shape' in message
     assert 'decode_head.conv_seg.weight: checkpoint (5, 64, 1, 1), model ' \
@@ -205,9 +195,9 @@ def test_training_from_a_partial_checkpoint_warns_and_runs(in_root,
                                                            tmp_path, capsys):
     """Fine-tuning with load_from keeps mmengine's behaviour."""
     checkpoint = in_root / 'five_classes.pth'
-    _run_tool('train.py', in_root / 'cn2.py', '--work-dir', tmp_path,
-              '--cfg-options', f'load_from={checkpoint}',
-              'train_cfg.max_iters=1', 'train_cfg.val_interval=2')
+    run_tool('train.py', in_root / 'cn2.py', '--work-dir', tmp_path,
+             '--cfg-options', f'load_from={checkpoint}',
+             'train_cfg.max_iters=1', 'train_cfg.val_interval=2')
     # mmengine prints the mismatches (its loader is given no logger).
     assert 'size mismatch for decode_head.conv_seg.weight' in \
         capsys.readouterr().out
@@ -222,18 +212,18 @@ def test_url_payload_never_runs(in_root, payload_url, tmp_path, tool):
     url, marker = payload_url
     with pytest.raises(pickle.UnpicklingError) as info:
         if tool == 'test.py':
-            _run_tool(tool, in_root / 'cn2.py', url, '--work-dir',
-                      tmp_path / 'work')
+            run_tool(tool, in_root / 'cn2.py', url, '--work-dir',
+                     tmp_path / 'work')
         elif tool == 'resume':
-            _run_tool('train.py', in_root / 'cn2.py', '--resume', url,
-                      '--work-dir', tmp_path / 'work')
+            run_tool('train.py', in_root / 'cn2.py', '--resume', url,
+                     '--work-dir', tmp_path / 'work')
         elif tool == 'pretrained':  # as the Table 6 configs' open-mmlab://
-            _run_tool('train.py', in_root / 'cn2.py', '--work-dir',
-                      tmp_path / 'work', '--cfg-options',
-                      f'model.pretrained={url}')
+            run_tool('train.py', in_root / 'cn2.py', '--work-dir',
+                     tmp_path / 'work', '--cfg-options',
+                     f'model.pretrained={url}')
         else:
-            _run_tool('visualize_features.py', in_root / 'cn2.py', url,
-                      '--out', tmp_path / 'features.png')
+            run_tool('visualize_features.py', in_root / 'cn2.py', url,
+                     '--out', tmp_path / 'features.png')
     message = str(info.value)
     assert f'Refused to load the checkpoint {url}' in message
     assert 're-save its state_dict' in message
@@ -242,8 +232,8 @@ def test_url_payload_never_runs(in_root, payload_url, tmp_path, tool):
 
 def test_two_banks_into_three_are_refused_by_test(in_root, tmp_path):
     with pytest.raises(ValueError) as info:
-        _run_tool('test.py', in_root / 'cn3.py', in_root / 'cn2.pth',
-                  '--work-dir', tmp_path)
+        run_tool('test.py', in_root / 'cn3.py', in_root / 'cn2.pth',
+                 '--work-dir', tmp_path)
     message = str(info.value)
     assert message.startswith(f'Checkpoint {in_root / "cn2.pth"} does not '
                               'fit the normalization layers')
@@ -254,21 +244,21 @@ def test_two_banks_into_three_are_refused_by_test(in_root, tmp_path):
 
 def test_cn_checkpoint_into_bn_config_is_refused_by_test(in_root, tmp_path):
     with pytest.raises(ValueError, match='tools/cn2bn.py CONFIG CHECKPOINT'):
-        _run_tool('test.py', in_root / 'bn.py', in_root / 'cn2.pth',
-                  '--work-dir', tmp_path)
+        run_tool('test.py', in_root / 'bn.py', in_root / 'cn2.pth',
+                 '--work-dir', tmp_path)
 
 
 def test_cn2bn_refuses_a_checkpoint_with_other_banks(in_root, tmp_path):
     out = tmp_path / 'folded'
     with pytest.raises(ValueError, match='set num_domains'):
-        _run_tool('cn2bn.py', in_root / 'cn3.py', in_root / 'cn2.pth', out)
+        run_tool('cn2bn.py', in_root / 'cn3.py', in_root / 'cn2.pth', out)
     assert not (out / 'model.pth').exists()
 
 
 def test_bn_checkpoint_into_cn_config_is_tested(in_root, tmp_path):
     """As documented: a plain BN checkpoint fills every CN bank."""
-    _run_tool('test.py', in_root / 'cn2.py', in_root / 'bn.pth',
-              '--work-dir', tmp_path)
+    run_tool('test.py', in_root / 'cn2.py', in_root / 'bn.pth',
+             '--work-dir', tmp_path)
     (result, ) = [p for p in tmp_path.glob('*/*.json')
                   if p.stem == p.parent.name]
     assert 'cityscapes/mIoU' in json.loads(result.read_text())

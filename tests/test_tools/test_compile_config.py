@@ -15,7 +15,8 @@ import sys
 
 import pytest
 
-from .tiny_demo import DEMO_CN, TOOLS, make_data, tiny_config
+from ..processes import TOOLS
+from .tiny_demo import DEMO_CN, make_data, tiny_config
 
 
 def _losses(work_dir):

@@ -1,6 +1,5 @@
 """The Table 6, demo and experiment configs say what the paper and the issue
 ask for."""
-import os
 import os.path as osp
 
 import pytest
@@ -121,19 +120,3 @@ def test_table6_variants_change_one_thing_of_the_demo():
     assert matrix.val_dataloader.dataset.domain_indices == [0, 1, 1, 0]
     assert matrix.val_dataloader.dataset.datasets == \
         cn['val_dataloader']['dataset']['datasets'] * 2
-
-
-CONFIG_FILES = sorted(
-    osp.relpath(osp.join(d, f), osp.join(REPO, 'configs'))
-    for d, _, files in os.walk(osp.join(REPO, 'configs')) for f in files
-    if f.endswith('.py'))
-
-
-@pytest.mark.parametrize('name', CONFIG_FILES)
-def test_installed_config_loads_as_the_repository_one(name):
-    """Each config, read from the installed package, resolves its bases."""
-    import cn_seg
-    installed = osp.join(osp.dirname(cn_seg.__file__), '.mim', 'configs')
-    cfg = Config.fromfile(osp.join(installed, name))
-    assert cfg.to_dict() == Config.fromfile(
-        osp.join(REPO, 'configs', name)).to_dict()

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from .tiny_demo import REPO, TOOLS
+from ..processes import REPO, TOOLS
 
 MATRIX = osp.join(
     REPO, 'configs', 'demo',
@@ -62,8 +62,8 @@ def test_demo_prints_a_line_per_stage_and_the_results(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     done = [line for line in lines if line.endswith('.log)')]
-    assert len(done) == 11  # data (3), BN (2), CN (3), features, compare,
-    # summary
+    assert len(done) == 9  # data, BN (2), CN (3), features, compare, summary
+    assert f'(log: {tmp_path}/demo/logs/data.log)' in proc.stdout
     assert len(lines) < 40
     logs = tmp_path / 'demo' / 'logs'
     assert f'Train BN ({osp.join("configs", "demo")}' in proc.stdout

@@ -1,9 +1,9 @@
 """Per-class metrics reach TensorBoard (``pip install cn_seg[tensorboard]``).
 
-A tiny training of the CN demo config with README.md's visualizer setting;
-TensorBoard's event file must hold every validation scalar that mmengine's
-LocalVisBackend wrote to ``vis_data/scalars.json``, per-class IoU of each
-domain included, with the same values.
+A tiny training of the CN demo config with docs/tensorboard.md's visualizer
+setting; TensorBoard's event file must hold every validation scalar that
+mmengine's LocalVisBackend wrote to ``vis_data/scalars.json``, per-class IoU
+of each domain included, with the same values.
 """
 import json
 import subprocess
@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from .tiny_demo import DEMO_CN, TOOLS, make_data, tiny_config
+from ..processes import TOOLS
+from .tiny_demo import DEMO_CN, make_data, tiny_config
 
 pytest.importorskip('tensorboard')
 VISUALIZER = """

@@ -7,7 +7,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import METRICS
 
 import cn_seg  # noqa: F401
-from cn_seg.datasets.synthia_labels import CLASS_SUBSETS
+from cn_seg.openmmlab.datasets.synthia_labels import CLASS_SUBSETS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAPER = osp.join(REPO, 'configs', 'cn')

@@ -10,12 +10,7 @@ draw the feature figure.
 import json
 import os
 import os.path as osp
-import runpy
 import signal
-import subprocess
-import sys
-import tempfile
-import time
 
 import numpy as np
 import pytest
@@ -23,11 +18,14 @@ import torch
 
 import cn_seg
 
-from .tiny_demo import DEMO_BN, DEMO_CN, TOOLS, make_data, tiny_config
+from ..processes import (TOOLS, finish, kill_when_stalled, run_python,
+                         run_tool, start)
+from .tiny_demo import DEMO_BN, DEMO_CN, make_data, tiny_config
 
+#: The folder of ``stall_hook``, which the stalling configs import.
+HERE = osp.dirname(osp.abspath(__file__))
 MAX_ITERS = 4
 KILL_AFTER = 3  # the last checkpoint before the kill is iter_2.pth
-TIMEOUT = 300
 STALL = """
 custom_imports = dict(imports=['cn_seg', 'stall_hook'],
                       allow_failed_imports=False)
@@ -42,73 +40,10 @@ train_dataloader = dict(num_workers=1, persistent_workers=True)
 """
 
 
-def _env(threads=None):
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [osp.dirname(osp.abspath(__file__)),
-         env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
-    if threads:
-        env['OMP_NUM_THREADS'] = str(threads)
-    # Sleeping, not spinning, OpenMP threads: much faster on a busy machine.
-    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-    return env
-
-
-def _start(args, cwd, threads=None):
-    """Start ``python args...`` in ``cwd``, its output in a temporary file."""
-    log = tempfile.TemporaryFile(mode='w+')
-    proc = subprocess.Popen([sys.executable, *map(str, args)], cwd=cwd,
-                            env=_env(threads), stdout=log,
-                            stderr=subprocess.STDOUT, text=True)
-    proc.log = log
-    return proc
-
-
-def _finish(proc):
-    """Wait for ``proc``; fail with its output unless it succeeded."""
-    try:
-        status = proc.wait(timeout=TIMEOUT)
-    finally:
-        proc.kill()
-    proc.log.seek(0)
-    output = proc.log.read()
-    proc.log.close()
-    if status != 0:
-        pytest.fail(f'{" ".join(proc.args)} exited {status}:\n'
-                    f'{output[-5000:]}')
-    return output
-
-
-def kill_when_stalled(args, cwd, marker) -> int:
-    """Run ``python args...`` until it writes ``marker``, then SIGKILL it.
-
-    Returns:
-        int: The exit status (``-SIGKILL``).
-    """
-    proc = _start(args, cwd, 1)
-    try:
-        deadline = time.time() + TIMEOUT
-        while not marker.exists() and proc.poll() is None \
-                and time.time() < deadline:
-            time.sleep(0.2)
-        assert marker.exists(), 'training never reached the stall point'
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        status = proc.wait()
-        proc.log.close()
-    return status
-
-
-def _run(args, cwd):
-    """Run ``python args...`` in ``cwd`` and return its output."""
-    return _finish(_start(args, cwd))
-
-
-def _run_tool(tool, args, monkeypatch, capsys):
-    """Run ``tools/<tool>`` in this process (a thin CLI over cn_seg)."""
-    monkeypatch.setattr(sys, 'argv', [tool, *map(str, args)])
+def _run_tool(tool, args, capsys):
+    """Run ``tools/<tool>`` in this process; return what it printed."""
     capsys.readouterr()
-    runpy.run_path(osp.join(TOOLS, tool), run_name='__main__')
+    assert run_tool(tool, *args) == 0
     return capsys.readouterr().out
 
 
@@ -146,22 +81,22 @@ def runs(root):
                            dropout=None, extra=SEEDLESS +
                            STALL.format(at=KILL_AFTER, marker=marker))
     train = osp.join(TOOLS, 'train.py')
-    bn = _start([train, tiny_config(root, 'tiny_bn.py', DEMO_BN, MAX_ITERS),
-                 '--work-dir', 'bn'], root, 1)
+    bn = start([train, tiny_config(root, 'tiny_bn.py', DEMO_BN, MAX_ITERS),
+                '--work-dir', 'bn'], root, 1)
     killed_status = kill_when_stalled(
-        [train, stalling, '--work-dir', 'killed'], root, marker)
+        [train, stalling, '--work-dir', 'killed'], root, marker, [HERE])
     state = dict(
         status=killed_status,
         checkpoints=sorted(p.name
                            for p in (root / 'killed').glob('iter_*.pth')))
     seed = torch.load(root / 'killed' / 'iter_2.pth')['meta']['seed']
-    resumed = _start([train, config, '--work-dir', 'killed', '--resume'],
-                     root, 1)
-    _finish(bn)
-    straight = _start([train, config, '--work-dir', 'straight',
-                       '--cfg-options', f'randomness.seed={seed}'], root, 1)
-    resume_log = _finish(resumed)
-    _finish(straight)
+    resumed = start([train, config, '--work-dir', 'killed', '--resume'],
+                    root, 1)
+    finish(bn)
+    straight = start([train, config, '--work-dir', 'straight',
+                      '--cfg-options', f'randomness.seed={seed}'], root, 1)
+    resume_log = finish(resumed)
+    finish(straight)
     return dict(root=root, config=config, straight=root / 'straight',
                 resumed=root / 'killed', bn=root / 'bn', before_resume=state,
                 seed=seed, resume_log=resume_log)
@@ -218,8 +153,7 @@ def test_resume_of_a_bn_checkpoint_into_cn_is_refused(runs, tmp_path,
     monkeypatch.chdir(runs['root'])  # the config's data_root is relative
     with pytest.raises(ValueError) as info:
         _run_tool('train.py', [runs['config'], '--work-dir', tmp_path,
-                               '--resume', bn_checkpoint], monkeypatch,
-                  capsys)
+                               '--resume', bn_checkpoint], capsys)
     message = str(info.value)
     assert message.startswith(f'Checkpoint {bn_checkpoint} does not fit')
     assert '--cfg-options load_from=CHECKPOINT' in message
@@ -230,9 +164,10 @@ def test_resume_of_a_bn_checkpoint_into_cn_is_refused(runs, tmp_path,
 def tested(runs):
     """tools/test.py on the uninterrupted run's final checkpoint."""
     checkpoint = str(runs['straight'] / f'iter_{MAX_ITERS}.pth')
-    _run([osp.join(TOOLS, 'test.py'), runs['config'], checkpoint,
-          '--work-dir', 'straight', '--show-dir', 'shown', '--cfg-options',
-          'default_hooks.visualization.interval=1'], runs['root'])
+    run_python([osp.join(TOOLS, 'test.py'), runs['config'], checkpoint,
+                '--work-dir', 'straight', '--show-dir', 'shown',
+                '--cfg-options', 'default_hooks.visualization.interval=1'],
+               runs['root'])
     return runs
 
 
@@ -274,14 +209,14 @@ def test_folded_model_loads_without_cn_seg(tested, tmp_path, monkeypatch,
     root = tested['root']
     checkpoint = str(tested['straight'] / f'iter_{MAX_ITERS}.pth')
     out = tmp_path / 'folded'
-    _run_tool('cn2bn.py', [tested['config'], checkpoint, out, '--domain',
-                           domain], monkeypatch, capsys)
+    _run_tool('cn2bn.py', [tested['config'], checkpoint, out, '--bank',
+                           domain], capsys)
     frame = sorted((root / 'data/synthetic/gta5/images').glob('*.png'))[0]
     script = tmp_path / 'plain_inference.py'
     script.write_text(PLAIN_INFERENCE)
     logits_file = tmp_path / 'logits.npy'
-    output = _run([str(script), str(out / 'config.py'), str(out / 'model.pth'),
-                   str(frame), str(logits_file)], tmp_path)
+    output = run_python([script, out / 'config.py', out / 'model.pth', frame,
+                         logits_file], tmp_path)
     assert "norm types: ['BatchNorm2d']" in output
 
     cn_model = init_model(tested['config'], checkpoint, device='cpu')
@@ -319,13 +254,13 @@ def test_compare_runs_writes_table_and_chart(tested, tmp_path,
     bn_run = tested['bn']
     printed = _run_tool('compare_runs.py', [
         bn_run, tested['straight'], '--names', 'BN', 'CN', '--out', out
-    ], monkeypatch, capsys)
+    ], capsys)
     table = (out / 'table.md').read_text()
     assert table in printed
     rows = [[c.strip() for c in line.strip().strip('|').split('|')]
             for line in table.strip().splitlines()]
     header, rule, *rows = rows
-    classes = list(cn_seg.datasets.GTA5Dataset.METAINFO['classes'])
+    classes = list(cn_seg.openmmlab.datasets.GTA5Dataset.METAINFO['classes'])
     # Classes as rows, then mIoU; a column per run and the difference.
     assert header == ['class', 'BN', 'CN', 'Δ CN vs BN']
     assert [row[0] for row in rows] == classes + ['mIoU']
@@ -353,6 +288,6 @@ def test_visualize_features_draws_both_domains(tested, tmp_path, monkeypatch,
     printed = _run_tool('visualize_features.py', [
         tested['config'], tested['straight'] / f'iter_{MAX_ITERS}.pth',
         '--out', figure, '--num-samples', 2
-    ], monkeypatch, capsys)
+    ], capsys)
     assert 'cityscapes, gta5' in printed
     assert _image_is_drawn(figure)

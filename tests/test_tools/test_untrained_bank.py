@@ -14,7 +14,7 @@ import sys
 import pytest
 from mmengine.logging import MMLogger
 
-from cn_seg.deploy.fold_checkpoint import fold_checkpoint
+from cn_seg.openmmlab.deploy.fold_checkpoint import fold_checkpoint
 
 from .tiny_demo import DEMO_CN, TOOLS, make_data, tiny_config
 

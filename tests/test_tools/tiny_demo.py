@@ -10,10 +10,9 @@ import os.path as osp
 from pathlib import Path
 from typing import Optional
 
+from ..processes import REPO
 from ..synthetic import copy_domains
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO, 'tools')
 DEMO_BN = osp.join(REPO, 'configs', 'demo',
                    'deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py')
 DEMO_CN = osp.join(REPO, 'configs', 'demo',

@@ -20,7 +20,8 @@ unlabeled training frames:
 
 Every run is a real ``tools/train.py`` / ``tools/test.py`` /
 ``tools/calibrate_bank.py`` process on data written by
-``tools/make_synthetic_domains.py`` and the converters, one line per stage,
+``tools/make_synthetic_domains.py --prepare`` (the generator and the
+converters), one line per stage,
 logs under ``WORK_DIR/logs``. The table (per seed, mean and sample std), the
 machine, the command and the wall times go to ``--out``.
 
@@ -38,9 +39,9 @@ import subprocess
 import sys
 import time
 
-from cn_seg.analysis.machine import describe_machine
-from cn_seg.analysis.markdown import format_table
-from seed_tables import mean_std  # the module beside this script
+from cn_seg_workbench.analysis.machine import describe_machine
+from cn_seg_workbench.analysis.markdown import format_table
+from cn_seg_workbench.analysis.seed_tables import mean_std
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'experiments', 'calibration')
@@ -204,11 +205,8 @@ def main(argv=None) -> None:
     work_dir = osp.abspath(args.work_dir)
     stage = Stages(work_dir)
     data = osp.join(work_dir, 'data', 'synthetic')
-    stage('data', osp.join(TOOLS, 'make_synthetic_domains.py'), '--out', data)
-    for name in ('cityscapes', 'gta5'):
-        stage(f'convert_{name}',
-              osp.join(TOOLS, 'dataset_converters', f'{name}.py'),
-              osp.join(data, name))
+    stage('data', osp.join(TOOLS, 'make_synthetic_domains.py'), '--out', data,
+          '--prepare')
     results = {seed: run_seed(stage, seed, args.max_iters, not args.no_bn)
                for seed in args.seeds}
     total = time.time() - stage.start

@@ -10,10 +10,10 @@ training data (by their share of the labelled training pixels of both
 domains, from the converters' ``class_pixel_counts.json``), and the mIoU.
 
 Every run is a real ``tools/train.py`` / ``tools/test.py`` process on data
-written by ``tools/make_synthetic_domains.py`` and the converters, one line
-per stage, logs under ``WORK_DIR/logs``, raw metrics in
-``WORK_DIR/results.json``; the table, the machine and the command go to
-``--out``.
+written by ``tools/make_synthetic_domains.py --prepare`` (the generator and
+the converters), one line per stage, logs under ``WORK_DIR/logs``, raw
+metrics in ``WORK_DIR/results.json``; the table, the machine and the command
+go to ``--out``.
 
 Usage: ``python tools/experiments/rare_class_sampling.py [--work-dir DIR]
 [--seeds 0 1 2] [--max-iters 400] [--rarest 6] [--out FILE]``.
@@ -29,8 +29,8 @@ import time
 import numpy as np
 
 from calibrate_unlabeled import Stages, metrics  # the module beside this
-from cn_seg.analysis.machine import describe_machine
-from cn_seg.analysis.markdown import format_table
+from cn_seg_workbench.analysis.machine import describe_machine
+from cn_seg_workbench.analysis.markdown import format_table
 from seed_tables import mean_std
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -128,11 +128,8 @@ def main(argv=None) -> None:
     work_dir = osp.abspath(args.work_dir)
     stage = Stages(work_dir)
     data = osp.join(work_dir, 'data', 'synthetic')
-    stage('data', osp.join(TOOLS, 'make_synthetic_domains.py'), '--out', data)
-    for name in DOMAINS:
-        stage(f'convert_{name}',
-              osp.join(TOOLS, 'dataset_converters', f'{name}.py'),
-              osp.join(data, name))
+    stage('data', osp.join(TOOLS, 'make_synthetic_domains.py'), '--out', data,
+          '--prepare')
     shares = class_shares(data)
     present = sorted(((c, s) for c, s in shares.items() if s > 0),
                      key=lambda item: item[1])

@@ -18,6 +18,11 @@ class AffineConsistentNorm(ConsistentNorm):
     it alone.
     """
 
+    @classmethod
+    def wraps(cls, norm_class: type) -> bool:
+        return issubclass(norm_class,
+                          (_InstanceNorm, nn.GroupNorm, nn.LayerNorm))
+
     def _init_from(self, inner: nn.Module) -> None:
         if isinstance(inner, _InstanceNorm):
             if inner.track_running_stats:

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.instancenorm import _InstanceNorm
 
 from ..routing import DomainRoute, uniform_route
 from .backends import BankState, domain_batch_norm
@@ -26,6 +27,11 @@ class BatchConsistentNorm(ConsistentNorm, _BatchNorm):
     ``frozen_stages`` and the optimizer's norm weight-decay options treat it
     as the norm it replaces.
     """
+
+    @classmethod
+    def wraps(cls, norm_class: type) -> bool:
+        return issubclass(norm_class, (_BatchNorm, nn.SyncBatchNorm)) and \
+            not issubclass(norm_class, _InstanceNorm)
 
     def _init_from(self, inner: nn.Module) -> None:
         self.momentum = inner.momentum

@@ -6,17 +6,13 @@ data domain; a sample is normalized with the group of its domain, and
 inference uses one group only, at the cost of the plain norm.
 """
 import copy
-import inspect
 from typing import Optional
 
 import torch
-from mmcv.cnn import build_norm_layer
-from mmengine.registry import MODELS
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
-from torch.nn.modules.instancenorm import _InstanceNorm
 
 from ..routing import DomainRouted
+from .plain_norms import build_plain_norm, plain_norm_class
 
 ROUTING_HELP = (
     'Route the batch: in a config add '
@@ -28,27 +24,15 @@ ROUTING_HELP = (
 
 def _inner_class(norm_cfg) -> type:
     """The class ``norm_cfg`` builds, checked to be a norm CN can wrap."""
-    if not isinstance(norm_cfg, dict) or 'type' not in norm_cfg:
-        raise ValueError("CN's norm_cfg must be a dict with a 'type', such "
-                         f"as dict(type='BN'), got {norm_cfg!r}.")
-    kind = norm_cfg['type']
-    if inspect.isclass(kind):
-        cls = kind
-    else:
-        with MODELS.switch_scope_and_registry(None) as registry:
-            cls = registry.get(kind)
-        if cls is None:
-            raise ValueError(f"CN's norm_cfg type {kind!r} is not a "
-                             'registered norm; use BN, SyncBN, GN, LN or IN.')
-    if issubclass(cls, ConsistentNorm):
+    kind = norm_cfg.get('type') if isinstance(norm_cfg, dict) else None
+    if kind in ('CN', 'ConsistentNorm') or (isinstance(kind, type) and
+                                            issubclass(kind, ConsistentNorm)):
         raise ValueError(f'CN cannot wrap another CN (norm_cfg type {kind!r})'
                          "; set norm_cfg to the plain norm, e.g. "
                          "dict(type='BN').")
-    return cls
+    return plain_norm_class(norm_cfg)
 
 
-@MODELS.register_module('CN')
-@MODELS.register_module()
 class ConsistentNorm(DomainRouted, nn.Module):
     """Consistent Normalization: a norm layer with one bank per domain.
 
@@ -69,9 +53,14 @@ class ConsistentNorm(DomainRouted, nn.Module):
     model code and checkpoint keys look as they do without CN. A checkpoint of
     the plain model fills every bank; a CN checkpoint restores every bank.
 
+    ``ConsistentNorm(...)`` builds the variant for the wrapped norm, the
+    subclass whose :meth:`wraps` accepts its class. In a config it is
+    registered as ``CN`` and ``ConsistentNorm`` (by
+    :mod:`cn_seg.openmmlab.models.norms`).
+
     Example:
-        >>> norm_cfg = dict(type='CN', num_domains=2, norm_cfg=dict(type='BN'))
-        >>> name, layer = build_norm_layer(norm_cfg, 64, postfix=1)  # 'bn1'
+        >>> layer = ConsistentNorm(64, num_domains=2, norm_cfg=dict(type='BN'))
+        >>> # in a config: norm_cfg = dict(type='CN', num_domains=2)
 
     Args:
         num_features (int): Number of channels (normalized shape for LN).
@@ -95,12 +84,18 @@ class ConsistentNorm(DomainRouted, nn.Module):
             norm_cfg = kwargs.get('norm_cfg', args[2] if len(args) > 2 else
                                   None) or dict(type='BN')
             inner = _inner_class(norm_cfg)
-            from .affine_consistent_norm import AffineConsistentNorm
-            from .batch_consistent_norm import BatchConsistentNorm
-            cls = BatchConsistentNorm if issubclass(
-                inner, (_BatchNorm, nn.SyncBatchNorm)) and not issubclass(
-                    inner, _InstanceNorm) else AffineConsistentNorm
+            variants = [v for v in cls.__subclasses__() if v.wraps(inner)]
+            if not variants:
+                raise ValueError(
+                    f'CN cannot wrap {inner.__name__} (from norm_cfg '
+                    f'{norm_cfg}); supported: BN, SyncBN, GN, LN, IN.')
+            cls = variants[0]
         return super().__new__(cls)
+
+    @classmethod
+    def wraps(cls, norm_class: type) -> bool:
+        """Whether this variant holds the state of ``norm_class`` layers."""
+        return False
 
     def __init__(self,
                  num_features: int,
@@ -120,7 +115,7 @@ class ConsistentNorm(DomainRouted, nn.Module):
         norm_cfg = copy.deepcopy(norm_cfg or dict(type='BN'))
         _inner_class(norm_cfg)
         norm_cfg.setdefault('eps', eps)
-        inner = build_norm_layer(norm_cfg, num_features)[1]
+        inner = build_plain_norm(norm_cfg, num_features)
         self.norm_cfg = norm_cfg
         self.num_domains = num_domains
         self.share_state = bool(share_state)

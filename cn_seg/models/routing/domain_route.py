@@ -76,7 +76,6 @@ class DomainRoute:
         self.segments: Tuple[Segment, ...] = tuple(
             runs if self.grouped else
             _runs([self.domains[i] for i in order]))
-        self._parts: Dict[int, dict] = {}
         self._on_device: Dict[torch.device, RouteTensors] = {}
         self._counts_on: Dict[Tuple[torch.device, int], torch.Tensor] = {}
 
@@ -153,41 +152,6 @@ class DomainRoute:
                 inv_perm=None if inv is None else tensor(inv),
                 domain_order=tensor([s.domain for s in self.segments]))
         return self._on_device[device]
-
-    def report_parts(self, total: torch.Tensor,
-                     parts: Dict[str, torch.Tensor]) -> None:
-        """Record that a value a routed module returned is a sum of parts.
-
-        ``DomainWeightedLoss`` reports its total as the sum of its per-domain
-        terms; :meth:`split_reported` later replaces the total's entry in the
-        segmentor's loss dict by the parts.
-
-        Args:
-            total (torch.Tensor): The value the module returned.
-            parts (dict[str, torch.Tensor]): Its named parts.
-        """
-        self._parts[id(total)] = dict(total=total, parts=parts)
-
-    def split_reported(self, values: dict) -> dict:
-        """``values`` with each reported total replaced by its named parts.
-
-        Args:
-            values (dict): E.g. a segmentor's loss dict (``mode='loss'``).
-
-        Returns:
-            dict: Entry ``key`` of a reported total becomes ``key.<part>``
-            entries (which sum to it); other entries are unchanged.
-        """
-        out = {}
-        for key, value in values.items():
-            report = self._parts.get(id(value))
-            if report is None or report['total'] is not value:
-                out[key] = value
-                continue
-            for name, part in report['parts'].items():
-                out[f'{key}.{name}'] = part
-        self._parts.clear()
-        return out
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(domain_idx={list(self.domains)})'

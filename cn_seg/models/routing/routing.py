@@ -6,6 +6,7 @@ from torch import nn
 
 from ...structures import batch_domain_tags
 from .domain_route import DomainIdx, DomainRoute
+from .loss_parts import LossParts, ReportsLossParts
 from .routed import DomainRouted
 
 #: What :func:`install_route` replaced: each module with its previous route.
@@ -72,14 +73,15 @@ def domain_routing(module: nn.Module,
 class _DataSampleRouting:
     """The two forward hooks that route a segmentor by its data samples.
 
-    The pre-hook installs the route read from the call's ``data_samples``;
-    the hook restores the previous routes and, in ``mode='loss'``, splits
-    the totals that routed modules reported into their parts. Calls nest
-    (a stack); a deep copy of the model copies these hooks with it.
+    The pre-hook installs the route read from the call's ``data_samples``
+    and, in ``mode='loss'``, a :class:`LossParts` for the losses that report
+    parts; the hook restores what was there before and splits the reported
+    totals of the loss dict into their parts. Calls nest (a stack); a deep
+    copy of the model copies these hooks with it.
     """
 
     def __init__(self):
-        self._pending: List[Optional[Tuple[DomainRoute, PreviousRoutes]]] = []
+        self._pending: List[Optional[tuple]] = []
 
     def before_forward(self, module, args, kwargs):
         data_samples = kwargs.get('data_samples',
@@ -89,17 +91,23 @@ class _DataSampleRouting:
             self._pending.append(None)
             return None
         route = DomainRoute(tags.domain_idx, tags.names)
-        self._pending.append((route, install_route(module, route)))
+        parts = LossParts() if kwargs.get('mode') == 'loss' else None
+        reporters = [(m, m.set_loss_parts(parts)) for m in module.modules()
+                     if isinstance(m, ReportsLossParts)]
+        self._pending.append((parts, reporters, install_route(module,
+                                                              route)))
         return None
 
     def after_forward(self, module, args, kwargs, output):
         pending = self._pending.pop() if self._pending else None
         if pending is None:
             return None
-        route, previous = pending
+        parts, reporters, previous = pending
         restore_route(previous)
-        if kwargs.get('mode') == 'loss' and isinstance(output, dict):
-            return route.split_reported(output)
+        for m, before in reversed(reporters):
+            m.set_loss_parts(before)
+        if parts is not None and isinstance(output, dict):
+            return parts.split(output)
         return None
 
 
