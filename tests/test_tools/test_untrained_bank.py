@@ -16,7 +16,8 @@ from mmengine.logging import MMLogger
 
 from cn_seg.openmmlab.deploy.fold_checkpoint import fold_checkpoint
 
-from .tiny_demo import DEMO_CN, TOOLS, make_data, tiny_config
+from ..processes import TOOLS
+from .tiny_demo import DEMO_CN, make_data, tiny_config
 
 ONE_DOMAIN = """
 train_dataloader = dict(
