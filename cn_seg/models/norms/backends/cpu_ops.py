@@ -5,13 +5,14 @@ Registered with ``torch.library`` (with fake implementations), so that
 pybind functions themselves are opaque to dynamo. :data:`available` is
 False when the install did not build ``cn_seg._C``.
 """
+import importlib
 from typing import List, Optional
 
 import torch
 from torch import Tensor
 
-try:
-    from cn_seg import _C
+try:  # the extension module, not the package (which imports this module)
+    _C = importlib.import_module('cn_seg._C')
 except ImportError:  # pragma: no cover - depends on how cn_seg was built
     _C = None
 
