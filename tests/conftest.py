@@ -57,4 +57,4 @@ def backend(request, monkeypatch):
                             TritonBackend(PlanLimits(tile=32, values=16,
                                                      programs_per_sm=8)))
     monkeypatch.setenv('CN_SEG_BACKEND', name)
-    return request.param
+    return name
