@@ -6,19 +6,22 @@ runs here natively, and with a naive per-domain CN (index each domain's
 samples, normalize, scatter back), and times full SGD training steps
 (forward, losses incl. the auxiliary head, backward, update) interleaved in
 one process. With ``--compile`` every model's forward is compiled with
-``torch.compile`` (inductor) first, so compiled CN is measured against
-compiled BN in the same run. Peak memory of a step is measured in a fresh
-child process per variant, for the second step (after the optimizer state
+``torch.compile`` (inductor) first, so compiled CN (which traces to ATen ops,
+whatever the backend) is measured against compiled BN in the same run, and
+the compile time of each model (its first two steps) is printed. Peak memory
+of a step is measured for the second step (after the optimizer state
 exists), as the peak of tensor bytes allocated during the step over those
-before it: on CUDA with ``max_memory_allocated``, on the CPU from the
-profiler's memory events (the resident set size would measure glibc's
-caching, not the step). Prints medians, ratios to BN, and the dispatches of
-one CN layer per step for each backend.
+before it: on CUDA with ``max_memory_allocated`` in this process, on the CPU
+in a fresh child process per variant from the profiler's memory events (the
+resident set size would measure glibc's caching, not the step). Prints
+medians, ratios to BN, and the dispatches of one CN layer per step for each
+backend.
 
 Usage:
-    python benchmarks/bench_train_step.py [--size 256] [--batch 4]
+    python benchmarks/bench_train_step.py [--size 256 [WIDTH]] [--batch 4]
         [--repeat 5] [--threads 2] [--device cpu|cuda] [--depth 50]
-        [--backends cpu aten] [--compile] [--allocator reuse|default]
+        [--backends cpu aten] [--compile] [--compile-backend inductor]
+        [--allocator reuse|default]
 
 ``--allocator``: see ``benchmarks/allocator.py`` (default ``reuse``).
 ``--depth 18`` swaps the backbone for ResNetV1c-18 (a quicker compile).
@@ -34,8 +37,6 @@ import time
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -47,8 +48,7 @@ from cn_seg.models import BatchConsistentNorm
 from cn_seg_workbench.oracles.reference import per_domain
 from common import (backend_available, count_dispatches, forced_backend,
                     machine, routed, synchronize)
-
-BASE = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb2-80k_cityscapes-512x1024.py'
+from r50_shapes import model_config
 
 
 @MODELS.register_module()
@@ -66,9 +66,11 @@ class NaiveDomainBN(BatchConsistentNorm):
 def variant_names(backends, compiled=False):
     """BN, CN on each backend and, eager only, the naive per-domain CN (its
     data-dependent gather recompiles at every layer shape and trips an
-    inductor code-generation error in torch 2.13, so it is not compiled)."""
-    names = ['BN'] + [f'CN [{b}]' for b in backends]
-    return names if compiled else names + ['naive per-domain CN']
+    inductor code-generation error in torch 2.13, so it is not compiled).
+    Compiled CN is one variant: it traces to ATen ops on any backend."""
+    if compiled:
+        return ['BN', 'CN']
+    return ['BN'] + [f'CN [{b}]' for b in backends] + ['naive per-domain CN']
 
 
 def _norm_cfg(variant):
@@ -84,37 +86,31 @@ def _backend(variant):
 
 def build(variant, args, device):
     """The model (compiled with ``--compile``) and an optimizer."""
-    init_default_scope('mmseg')
-    cfg = Config.fromstring(f"_base_ = ['{BASE}']", '.py')
-    norm = _norm_cfg(variant)
-    for part in (cfg.model.backbone, cfg.model.decode_head,
-                 cfg.model.auxiliary_head):
-        part.norm_cfg = norm
-    if args.depth != 50:
-        cfg.model.backbone.depth = args.depth
-        cfg.model.decode_head.in_channels = 512
-        cfg.model.decode_head.channels = 128
-        cfg.model.auxiliary_head.in_channels = 256
-        cfg.model.auxiliary_head.channels = 64
-    cfg.model.data_preprocessor.size = (args.size, args.size)
+    cfg = model_config(_norm_cfg(variant), args.depth)
+    cfg.model.data_preprocessor.size = _hw(args)
     model = enable_domain_routing(MODELS.build(cfg.model)).to(device).train()
     optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     if args.compile:
-        model = torch.compile(model)
+        model = torch.compile(model, backend=args.compile_backend)
     return model, optim
 
 
-def batch(n, size, device):
+def _hw(args):
+    """``(height, width)`` from ``--size H [W]``."""
+    return (args.size[0], args.size[-1])
+
+
+def batch(n, hw, device):
     """Random images and labels; the first half domain 0, the rest domain 1."""
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, 3, size, size, generator=g).to(device)
+    x = torch.randn(n, 3, *hw, generator=g).to(device)
     samples = []
     for i in range(n):
         s = SegDataSample(metainfo=dict(
-            img_shape=(size, size), pad_shape=(size, size),
-            ori_shape=(size, size), domain_idx=int(i >= n // 2)))
+            img_shape=hw, pad_shape=hw, ori_shape=hw,
+            domain_idx=int(i >= n // 2)))
         s.gt_sem_seg = PixelData(data=torch.randint(
-            0, 19, (1, size, size), generator=g).to(device))
+            0, 19, (1, *hw), generator=g).to(device))
         samples.append(s)
     return x, samples
 
@@ -140,19 +136,22 @@ def layer_dispatches(backends, device):
     return out
 
 
+def cuda_peak(model, optim, x, samples):
+    """Peak MiB a CUDA training step allocates over what exists before it
+    (call after a first step: the optimizer state exists)."""
+    synchronize(x.device)
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    step(model, optim, x, samples)
+    synchronize(x.device)
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
 def measure_memory(variant, args):
-    """Peak memory of one training step, in MiB (run in a child process)."""
+    """Peak memory of one CPU training step, in MiB (in a child process)."""
     device = torch.device(args.device)
     model, optim = build(variant, args, device)
-    x, samples = batch(args.batch, args.size, device)
-    if device.type == 'cuda':
-        step(model, optim, x, samples)  # optimizer state exists from here on
-        synchronize(device)
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        step(model, optim, x, samples)
-        synchronize(device)
-        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    x, samples = batch(args.batch, _hw(args), device)
     step(model, optim, x, samples)  # optimizer state exists from here on
     # The CPU has no allocator statistics: the profiler's memory events carry
     # the running total of tensor bytes allocated since it started.
@@ -170,7 +169,8 @@ def measure_memory(variant, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--size', type=int, default=256)
+    parser.add_argument('--size', type=int, nargs='+', default=[256],
+                        help='image height [and width] (default 256)')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--threads', type=int, default=2)
@@ -181,9 +181,20 @@ def main():
                         'ones of the device)')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile every model (inductor)')
+    parser.add_argument('--compile-backend', default='inductor',
+                        help='torch.compile backend (aot_eager: a quick '
+                        'functional check)')
+    parser.add_argument('--skip-memory', action='store_true',
+                        help='no peak-memory measurement (a quick '
+                        'functional check on the CPU)')
     parser.add_argument('--memory-of', help=argparse.SUPPRESS)
     allocator.add_argument(parser)
     args = parser.parse_args()
+    if len(args.size) > 2:
+        parser.error(f'--size takes a height and a width, got {args.size}')
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        parser.error('--device cuda but torch sees no CUDA device; run on a '
+                     'GPU machine or pass --device cpu.')
     allocator.apply(args.allocator)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -198,13 +209,16 @@ def main():
             print(json.dumps(measure_memory(args.memory_of, args)))
         return
     variants = variant_names(backends, args.compile)
+    h, w = _hw(args)
+    mode = f'compiled ({args.compile_backend})' if args.compile else 'eager'
     print(f'DeepLabV3-R{args.depth}-D8 training step, {args.batch} images of '
-          f'{args.size}x{args.size}, device={device}, '
-          f'{"compiled (inductor)" if args.compile else "eager"}; '
-          f'{machine()}; {allocator.describe()}')
+          f'{h}x{w}, device={device}, {mode}; {machine()}; '
+          f'{allocator.describe()}')
     runs = {v: build(v, args, device) for v in variants}
-    x, samples = batch(args.batch, args.size, device)
+    x, samples = batch(args.batch, (h, w), device)
     times = {v: [] for v in variants}
+    warmup = {v: 0.0 for v in variants}
+    memory = {}
     start_all = time.perf_counter()
     for i in range(args.repeat + 2):  # rounds 0 and 1 warm up (compile)
         for v, (model, optim) in runs.items():
@@ -213,25 +227,35 @@ def main():
                 start = time.perf_counter()
                 step(model, optim, x, samples)
                 synchronize(device)
+                seconds = time.perf_counter() - start
+                if i == 1 and device.type == 'cuda':
+                    memory[v] = cuda_peak(model, optim, x, samples)
             if i >= 2:
-                times[v].append(time.perf_counter() - start)
+                times[v].append(seconds)
+            else:
+                warmup[v] += seconds
     del runs
-    memory = {}
-    for v in variants:
+    for v in variants if device.type == 'cpu' and not args.skip_memory \
+            else []:
         out = subprocess.run(
             [sys.executable, __file__, '--memory-of', v] + sys.argv[1:],
             check=True, capture_output=True, text=True).stdout
         memory[v] = json.loads(out.strip().splitlines()[-1])
     counts = layer_dispatches(backends, device)
-    t_bn, m_bn = statistics.median(times['BN']), memory['BN']
+    t_bn = statistics.median(times['BN'])
+    m_bn = memory.get('BN', float('nan'))
     print(f'{"variant":<22}{"step s":>9}{"ratio":>8}{"peak MiB":>11}'
           f'{"ratio":>8}{"layer dispatches":>18}')
     for v in variants:
         t = statistics.median(times[v])
         count = counts.get(_backend(v), '')
-        print(f'{v:<22}{t:>9.3f}{t / t_bn:>7.2f}x{memory[v]:>11.0f}'
-              f'{memory[v] / m_bn:>7.2f}x{count:>18}')
-    print(f'(timed rounds took {time.perf_counter() - start_all:.0f} s)')
+        m = memory.get(v, float('nan'))
+        print(f'{v:<22}{t:>9.3f}{t / t_bn:>7.2f}x{m:>11.0f}'
+              f'{m / m_bn:>7.2f}x{count:>18}')
+    print(f'(all rounds took {time.perf_counter() - start_all:.0f} s)')
+    print('first two steps minus two timed ones (compilation, caches): ' +
+          ', '.join(f'{v} {warmup[v] - 2 * statistics.median(times[v]):.1f} s'
+                    for v in variants))
 
 
 if __name__ == '__main__':

@@ -36,12 +36,25 @@ def _mmseg_scope():
     yield
 
 
-@pytest.fixture(params=['cpu', 'aten', 'triton'])
+@pytest.fixture(params=['cpu', 'aten', 'triton', 'triton-split'])
 def backend(request, monkeypatch):
-    """Run a test on each CN batch-norm backend (``CN_SEG_BACKEND``)."""
-    from cn_seg.models.norms.backends import why_unavailable
-    reason = why_unavailable(request.param, dtype=torch.float64)
+    """Run a test on each CN batch-norm backend (``CN_SEG_BACKEND``).
+
+    ``triton-split`` is the Triton backend with tiles of 32 values, a
+    wide-launch target of 8 programs and reads of 16 values, so that the
+    tests' small inputs take the split reductions (several chunks of whole
+    samples or of positions, uneven last ones).
+    """
+    from cn_seg.models.norms.backends import BACKENDS, why_unavailable
+    from cn_seg.models.norms.backends.triton_backend import TritonBackend
+    from cn_seg.models.norms.backends.triton_plan import PlanLimits
+    name = request.param.split('-')[0]
+    reason = why_unavailable(name, dtype=torch.float64)
     if reason is not None:
         pytest.skip(f'backend {request.param}: {reason}')
-    monkeypatch.setenv('CN_SEG_BACKEND', request.param)
+    if request.param == 'triton-split':
+        monkeypatch.setitem(BACKENDS, 'triton',
+                            TritonBackend(PlanLimits(tile=32, values=16,
+                                                     programs_per_sm=8)))
+    monkeypatch.setenv('CN_SEG_BACKEND', name)
     return request.param

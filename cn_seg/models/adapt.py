@@ -200,8 +200,8 @@ def adapt_bank(model: nn.Module, bank: int, from_bank: Optional[int] = None,
         BankAdaptation: The adaptation in progress (a context manager).
 
     Raises:
-        ValueError: If the model has no CN layer, none with running
-            statistics, or layers with ``share_state``; if ``bank`` or
+        ValueError: If the model has no CN layer or none with running
+            statistics; if ``bank`` or
             ``from_bank`` is not a bank of every CN layer; if ``momentum`` is
             not None or in (0, 1].
         RuntimeError: During a forward pass in training mode.

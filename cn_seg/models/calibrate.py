@@ -38,11 +38,6 @@ def _check(model: nn.Module, bank: int, from_bank: Optional[int],
                 f'{who}: {name}={value!r} is not a bank of the '
                 f'model: its CN layers have {num_domains} banks; choose one '
                 f'in [0, {num_domains}).')
-    if any(m.share_state for m in layers):
-        raise ValueError(
-            f'{who}: the model has CN layers with share_state=True '
-            '(one set of statistics for all domains): there is no bank of '
-            'its own to calibrate.')
     stats = [m for m in layers if isinstance(m, BatchConsistentNorm)
              and m.track_running_stats]
     if not stats:
@@ -119,10 +114,9 @@ def calibrate_bank(model: nn.Module, batches: Iterable, bank: int,
         int: The number of batches the statistics were estimated from.
 
     Raises:
-        ValueError: If the model has no CN layer, none with running
-            statistics, or layers with ``share_state``; if ``bank`` or
-            ``from_bank`` is not a bank of every CN layer; if ``batches`` is
-            empty.
+        ValueError: If the model has no CN layer or none with running
+            statistics; if ``bank`` or ``from_bank`` is not a bank of every
+            CN layer; if ``batches`` is empty.
     """
     stats = _check(model, bank, from_bank)
     layers = [m for m in model.modules() if isinstance(m, ConsistentNorm)]

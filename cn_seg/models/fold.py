@@ -12,8 +12,8 @@ def _fold_layer(layer: ConsistentNorm, domain: int) -> nn.Module:
               if t.is_floating_point()]
     if floats:  # the layer's device and dtype (e.g. a float64 model)
         plain.to(floats[0])
-    row = 0 if layer.share_state else domain
-    state = {name: tensor[row] for name, tensor in layer.state_dict().items()}
+    state = {name: tensor[domain]
+             for name, tensor in layer.state_dict().items()}
     plain.load_state_dict(state)
     for name, param in plain.named_parameters():
         param.requires_grad = getattr(layer, name).requires_grad

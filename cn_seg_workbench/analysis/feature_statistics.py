@@ -80,7 +80,7 @@ def own_statistics_reference(module: nn.Module,
         return None
     gamma = module.weight.detach().double().cpu().numpy()
     beta = module.bias.detach().double().cpu().numpy()
-    if gamma.ndim == 2:  # CN: one row per bank, one shared with share_state
+    if gamma.ndim == 2:  # CN: one row per bank
         row = 0 if gamma.shape[0] == 1 else bank
         gamma, beta = gamma[row], beta[row]
     mean = beta.mean()

@@ -4,7 +4,9 @@ Both domains colour every object by its class (the Cityscapes colour, jittered
 per object) with a class-specific stripe texture, then differ the way
 rendered frames differ from camera frames: the "real" domain is desaturated,
 darker, slightly blurred and noisy with faint texture; the "rendered" domain
-is saturated, bright, warm, sharpened, almost noise-free, with strong texture.
+is saturated, bright, warm, sharpened, almost noise-free, with strong texture;
+the second rendered domain (SYNTHIA's layout) is cool, flat and mildly
+textured.
 """
 import functools
 from dataclasses import dataclass
@@ -54,6 +56,8 @@ REAL = Style(saturation=0.65, brightness=0.8, gamma=1.15, cast=(0, 4, 10),
 RENDERED = Style(saturation=1.35, brightness=1.05, gamma=0.8,
                  cast=(20, 6, -16), blur=0., sharpen=0.8, noise=2.,
                  texture=16., jitter=10.)
+SYNTHIA = Style(saturation=1.1, brightness=0.95, gamma=0.9, cast=(-12, 0, 16),
+                blur=0.4, sharpen=0.3, noise=3., texture=9., jitter=12.)
 
 
 def _base_colour(label: str) -> np.ndarray:

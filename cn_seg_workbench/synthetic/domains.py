@@ -10,21 +10,33 @@ training frame 3 has the wrong size, as in the real GTA5, so the converters'
 fault handling runs every time. Both domains draw the same kind of street
 scenes (:mod:`.scene`) and differ in appearance (:mod:`.appearance`). Every
 frame is determined by ``(seed, domain, split, index)``.
+
+On request a third domain, ``OUT/synthia``, in the SYNTHIA RAND_CITYSCAPES
+layout (``RGB/0000000.png``, ``GT/LABELS/0000000.png``: 16-bit PNGs with the
+SYNTHIA class id in the first channel and an instance id in the second),
+training frames only, as the dataset has no split; terrain, truck and train
+are void there, as RAND_CITYSCAPES holds none.
 """
 import io
 import json
 import os
 import os.path as osp
-from typing import Dict
+from typing import Dict, Sequence
+
+import cv2
 
 import numpy as np
 from PIL import Image
 from scipy.io import savemat
 
 from cn_seg.openmmlab.datasets.cityscapes_labels import label_id_palette
+from cn_seg.openmmlab.datasets.cityscapes_labels import (CLASSES,
+                                                        TRAIN_LABEL_IDS)
 from cn_seg.openmmlab.datasets.converters.polygons import draw_objects
+from cn_seg.openmmlab.datasets.synthia_labels import \
+    TRAIN_LABEL_IDS as SYNTHIA_IDS
 
-from .appearance import REAL, RENDERED, render
+from .appearance import REAL, RENDERED, SYNTHIA, render
 from .scene import street_layout
 
 #: Frame sizes (width, height): Cityscapes' 2:1 and GTA5's 1914:1052.
@@ -33,8 +45,15 @@ RENDERED_SIZE = (240, 132)
 CITIES = dict(
     train=('aachen', 'bremen', 'zurich'),
     val=('frankfurt', 'lindau', 'munster'))
+#: SYNTHIA's 1280x760 at the scale of the other two (1/8).
+SYNTHIA_SIZE = (160, 95)
 #: GTA5 training frames with a missing and a mis-sized label (1-based).
 MISSING_LABEL, WRONG_SIZE_LABEL = 2, 3
+#: The domains the generator writes, and those it writes by default.
+DOMAINS = ('cityscapes', 'gta5', 'synthia')
+DEFAULT_DOMAINS = ('cityscapes', 'gta5')
+#: Classes RAND_CITYSCAPES has ids for but no pixels of.
+SYNTHIA_ABSENT = ('terrain', 'truck', 'train')
 
 
 def _frame(seed: int, domain: int, split: str, index: int, size,
@@ -113,6 +132,35 @@ def write_gta5(root: str, seed: int, counts: Dict[str, int]) -> None:
     _save_split(osp.join(root, 'split.mat'), ids)
 
 
+def _synthia_ids() -> np.ndarray:
+    """Cityscapes label id -> SYNTHIA class id (void, 0, for the rest)."""
+    lut = np.zeros(256, dtype=np.uint16)
+    for name, cityscapes_id, synthia_id in zip(CLASSES, TRAIN_LABEL_IDS,
+                                               SYNTHIA_IDS):
+        if name not in SYNTHIA_ABSENT:
+            lut[cityscapes_id] = synthia_id
+    return lut
+
+
+def write_synthia(root: str, seed: int, counts: Dict[str, int]) -> None:
+    """Write a second "rendered" domain in the SYNTHIA layout (train only)."""
+    width, height = SYNTHIA_SIZE
+    os.makedirs(osp.join(root, 'RGB'), exist_ok=True)
+    os.makedirs(osp.join(root, 'GT', 'LABELS'), exist_ok=True)
+    lut = _synthia_ids()
+    for i in range(counts['train']):
+        rng, objects, label_ids = _frame(seed, 2, 'train', i, SYNTHIA_SIZE,
+                                         False)
+        name = f'{i:07d}'
+        _save(render(objects, width, height, SYNTHIA, rng),
+              osp.join(root, 'RGB', f'{name}.png'))
+        class_ids = lut[label_ids]
+        instance = (class_ids > 0) * np.uint16(1 + i)
+        # OpenCV writes 16-bit PNGs in BGR order: class id last (red).
+        bgr = np.stack([np.zeros_like(class_ids), instance, class_ids], -1)
+        cv2.imwrite(osp.join(root, 'GT', 'LABELS', f'{name}.png'), bgr)
+
+
 def _save_split(path: str, ids: Dict[str, list]) -> None:
     """GTA5's ``split.mat``, the same bytes for the same ids.
 
@@ -129,30 +177,41 @@ def _save_split(path: str, ids: Dict[str, list]) -> None:
         f.write(data)
 
 
-def make_synthetic_domains(out: str,
-                           seed: int = 0,
-                           num_train: int = 80,
-                           num_val: int = 20) -> Dict[str, str]:
-    """Write ``out/cityscapes`` and ``out/gta5``.
+def make_synthetic_domains(
+        out: str,
+        seed: int = 0,
+        num_train: int = 80,
+        num_val: int = 20,
+        domains: Sequence[str] = DEFAULT_DOMAINS) -> Dict[str, str]:
+    """Write ``out/cityscapes`` and ``out/gta5`` (and ``out/synthia``).
 
     Args:
         out (str): Output folder (created).
         seed (int): Seed of every frame. Default: 0.
         num_train (int): Training frames per domain (at least 3: two GTA5
             ones are faulty on purpose). Default: 80.
-        num_val (int): Validation frames per domain. Default: 20.
+        num_val (int): Validation frames per domain (SYNTHIA: none).
+            Default: 20.
+        domains (Sequence[str]): Which of :data:`DOMAINS` to write.
+            Default: ``('cityscapes', 'gta5')``.
 
     Returns:
-        dict[str, str]: The two data roots, keyed ``cityscapes`` and ``gta5``.
+        dict[str, str]: The data roots, keyed by domain.
     """
+    unknown = [d for d in domains if d not in DOMAINS]
+    if unknown or not domains:
+        raise ValueError(f'--domains {" ".join(domains)}: choose from '
+                         f'{", ".join(DOMAINS)}.')
     if num_train < max(MISSING_LABEL, WRONG_SIZE_LABEL) or num_val < 0:
         raise ValueError(
             f'--num-train {num_train} --num-val {num_val}: need at least 3 '
             'training frames (GTA5 frames 2 and 3 are the faulty ones) and '
             'a non-negative number of validation frames.')
     counts = dict(train=num_train, val=num_val)
-    roots = dict(
-        cityscapes=osp.join(out, 'cityscapes'), gta5=osp.join(out, 'gta5'))
-    write_cityscapes(roots['cityscapes'], seed, counts)
-    write_gta5(roots['gta5'], seed, counts)
+    writers = dict(cityscapes=write_cityscapes, gta5=write_gta5,
+                   synthia=write_synthia)
+    roots = {}
+    for name in dict.fromkeys(domains):
+        roots[name] = osp.join(out, name)
+        writers[name](roots[name], seed, counts)
     return roots

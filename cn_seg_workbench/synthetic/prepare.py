@@ -9,18 +9,20 @@ import argparse
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
-from cn_seg.openmmlab.datasets.converters import cityscapes, gta5
+from cn_seg.openmmlab.datasets.converters import cityscapes, gta5, synthia
 
-from .domains import make_synthetic_domains
+from .domains import DEFAULT_DOMAINS, DOMAINS, make_synthetic_domains
 
 #: The converter of each synthetic domain, by its folder name.
-CONVERTERS = dict(cityscapes=cityscapes, gta5=gta5)
+CONVERTERS = dict(cityscapes=cityscapes, gta5=gta5, synthia=synthia)
 
 
-def prepare_synthetic_domains(out: str,
-                              seed: int = 0,
-                              num_train: int = 80,
-                              num_val: int = 20) -> Dict[str, str]:
+def prepare_synthetic_domains(
+        out: str,
+        seed: int = 0,
+        num_train: int = 80,
+        num_val: int = 20,
+        domains: Sequence[str] = DEFAULT_DOMAINS) -> Dict[str, str]:
     """Generate ``out/cityscapes`` and ``out/gta5`` and convert them.
 
     Domains already in ``out`` are not generated again; the converters skip
@@ -32,19 +34,21 @@ def prepare_synthetic_domains(out: str,
         num_train (int): Training frames per domain (at least 3). Default:
             80.
         num_val (int): Validation frames per domain. Default: 20.
+        domains (Sequence[str]): Which domains (``cityscapes``, ``gta5``,
+            ``synthia``). Default: ``('cityscapes', 'gta5')``.
 
     Returns:
-        dict[str, str]: The two prepared data roots, keyed ``cityscapes``
-        and ``gta5``.
+        dict[str, str]: The prepared data roots, keyed by domain.
 
     Raises:
         RuntimeError: If a converter fails (its messages say why).
     """
-    roots = {name: osp.join(out, name) for name in CONVERTERS}
-    if not all(osp.isdir(root) for root in roots.values()):
-        roots = make_synthetic_domains(out, seed, num_train, num_val)
-    for name, converter in CONVERTERS.items():
-        if converter.main([roots[name]]) != 0:
+    roots = {name: osp.join(out, name) for name in dict.fromkeys(domains)}
+    missing = [name for name, root in roots.items() if not osp.isdir(root)]
+    if missing:
+        make_synthetic_domains(out, seed, num_train, num_val, missing)
+    for name, root in roots.items():
+        if CONVERTERS[name].main([root]) != 0:
             raise RuntimeError(f'Converting {roots[name]} failed; see the '
                                'messages above.')
     return roots
@@ -54,7 +58,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point of ``tools/make_synthetic_domains.py``."""
     parser = argparse.ArgumentParser(
         description='Write synthetic "real" (Cityscapes layout) and '
-        '"rendered" (GTA5 layout) street-scene domains.')
+        '"rendered" (GTA5 layout, and on request SYNTHIA layout) street-'
+        'scene domains.')
     parser.add_argument('--out', default='data/synthetic',
                         help='output folder (default: data/synthetic)')
     parser.add_argument('--seed', type=int, default=0)
@@ -65,11 +70,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument(
         '--prepare', action='store_true',
         help='also prepare them with the dataset converters, as real data')
+    parser.add_argument(
+        '--domains', nargs='+', default=list(DEFAULT_DOMAINS),
+        choices=DOMAINS, metavar='DOMAIN',
+        help=f'which of {", ".join(DOMAINS)} to write (default: '
+        f'{" ".join(DEFAULT_DOMAINS)})')
     args = parser.parse_args(argv)
     make = prepare_synthetic_domains if args.prepare else \
         make_synthetic_domains
     try:
-        roots = make(args.out, args.seed, args.num_train, args.num_val)
+        roots = make(args.out, args.seed, args.num_train, args.num_val,
+                     args.domains)
     except ValueError as error:
         parser.error(str(error))
     for name, root in roots.items():

@@ -160,3 +160,38 @@ def test_routing_hook_refuses_what_sync_bn_rebuilt(tmp_path):
     nn.SyncBatchNorm.convert_sync_batchnorm(runner.model)  # in place
     with pytest.raises(ValueError, match="norm_cfg=dict\\(type='SyncBN'\\)"):
         hook.before_run(runner)
+
+
+def test_routing_hook_warns_about_missing_safety_hooks(tmp_path):
+    """A config that lists DomainRoutingHook alone (as README's snippet did)
+    is told which of cn_runtime's hooks it lacks; with them, nothing."""
+    import logging
+
+    from cn_seg.openmmlab.engine import (AtomicCheckpointHook,
+                                         NormStateCheckHook, RandomStateHook,
+                                         SafeLoadingHook)
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    bare, safe = _resnet(CN), _resnet(CN)  # before a Runner sets its scope
+    runner = Runner(model=bare, work_dir=str(tmp_path / 'bare'))
+    runner.logger.addHandler(handler)
+    try:
+        DomainRoutingHook().before_run(runner)
+        (warning, ) = [r.getMessage() for r in records]
+        assert warning.startswith(
+            'DomainRoutingHook: this run has no SafeLoadingHook, '
+            'NormStateCheckHook, RandomStateHook, AtomicCheckpointHook '
+            '(default_hooks.checkpoint), so checkpoints of any source may '
+            'run code')
+        assert "configs/_base_/cn_runtime.py" in warning
+        records.clear()
+        safe = Runner(
+            model=safe, work_dir=str(tmp_path / 'safe'),
+            default_hooks=dict(checkpoint=AtomicCheckpointHook(interval=1)),
+            custom_hooks=[SafeLoadingHook(), NormStateCheckHook(),
+                          RandomStateHook()])
+        DomainRoutingHook().before_run(safe)
+        assert records == []
+    finally:
+        runner.logger.removeHandler(handler)

@@ -159,51 +159,6 @@ def test_bad_arguments_raise(bad, match):
         build_norm_layer(cfg, 4)
 
 
-def test_share_state_normalizes_per_domain_with_one_set_of_state(backend):
-    """share_state: per-domain batch statistics, shared gamma/beta/running."""
-    for momentum in (0.1, None):
-        cn = build_norm_layer(
-            dict(type='CN', num_domains=2, share_state=True,
-                 norm_cfg=dict(type='BN', momentum=momentum)),
-            4)[1].double().train()
-        assert cn.weight.shape == (1, 4) and cn.running_mean.shape == (1, 4)
-        bn = nn.BatchNorm2d(4, momentum=momentum).double().train()
-        with torch.no_grad():
-            cn.weight.fill_(1.5)
-            bn.weight.fill_(1.5)
-        g = torch.Generator().manual_seed(3)
-        x = torch.randn(5, 4, 3, 3, generator=g, dtype=torch.float64)
-        x[3:] = x[3:] * 4 + 2  # the second domain has other statistics
-        grad_out = torch.randn(x.shape, generator=g, dtype=torch.float64)
-        xr = x.clone().requires_grad_()
-        # One plain BN on each domain's samples in turn (0, then 1).
-        ref = per_domain(xr, [0, 0, 0, 1, 1], lambda k, xs: bn(xs))
-        ref.backward(grad_out)
-        out, gx = cn_step(cn, x, [0, 0, 0, 1, 1], grad_out)
-        torch.testing.assert_close(out, ref, **TOL64)
-        torch.testing.assert_close(gx, xr.grad, **TOL64)
-        torch.testing.assert_close(cn.weight.grad[0], bn.weight.grad, **TOL64)
-        torch.testing.assert_close(cn.running_mean[0], bn.running_mean,
-                                   **TOL64)
-        torch.testing.assert_close(cn.running_var[0], bn.running_var,
-                                   **TOL64)
-        assert int(cn.num_batches_tracked[0]) == int(bn.num_batches_tracked)
-        cn.eval()
-        bn.eval()
-        with domain_routing(cn, [1, 0, 1, 1, 0]):
-            torch.testing.assert_close(cn(x), bn(x), **TOL64)
-
-
-def test_share_state_across_processes_is_refused_with_the_fix(monkeypatch):
-    from cn_seg.models.norms import batch_consistent_norm
-    monkeypatch.setattr(batch_consistent_norm, '_world', lambda group: 2)
-    cn = build_norm_layer(dict(type='CN', num_domains=2, share_state=True,
-                               norm_cfg=dict(type='SyncBN')), 4)[1].train()
-    with pytest.raises(ValueError, match="norm_cfg=dict\\(type='BN'\\)"):
-        with domain_routing(cn, [0, 0, 1, 1]):
-            cn(torch.randn(4, 4, 2, 2))
-
-
 def test_one_value_per_channel_in_a_bank_is_refused_like_batchnorm(backend):
     """An ASPP image-pool input (1x1) with one sample of a domain: undefined."""
     cn = make_cn(4, 2).train()

@@ -29,15 +29,12 @@ def count_step(layer, domain_idx=None):
     def step():
         layer.zero_grad(set_to_none=True)
         x.grad = None
-        if domain_idx is None:
-            layer(x).backward(grad_out)
-            return
-        with domain_routing(layer, domain_idx):
-            layer(x).backward(grad_out)
+        layer(x).backward(grad_out)
 
-    step()  # warm-up: compiles kernels, fills caches
-    with LaunchCounter() as counter:
-        step()
+    with domain_routing(layer, domain_idx or [0] * x.shape[0]):
+        step()  # warm-up: compiles kernels, fills caches
+        with LaunchCounter() as counter:
+            step()
     return counter
 
 
@@ -48,7 +45,7 @@ def test_plain_batchnorm_is_four_dispatches():
 
 @pytest.mark.parametrize('batch', list(BATCHES))
 @pytest.mark.parametrize('momentum', [0.1, None])
-def test_triton_backend_launches_at_most_eight(batch, momentum, monkeypatch):
+def test_triton_backend_launches_at_most_ten(batch, momentum, monkeypatch):
     from cn_seg.models.norms.backends import why_unavailable
     reason = why_unavailable('triton')
     if reason:
@@ -59,7 +56,9 @@ def test_triton_backend_launches_at_most_eight(batch, momentum, monkeypatch):
         dict(type='CN', num_domains=max(domain_idx) + 1,
              norm_cfg=dict(type='BN', momentum=momentum)), 16)[1].train()
     counter = count_step(cn, domain_idx)
-    assert counter.total <= 8, (counter.ops, counter.kernels)
-    assert sum(counter.kernels.values()) == 4  # no host round trip either
+    # Six kernels (two reduction stages and one elementwise kernel each
+    # way) and four allocations; no host round trip either.
+    assert counter.total <= 10, (counter.ops, counter.kernels)
+    assert sum(counter.kernels.values()) == 6, counter.kernels
     assert 'aten.item' not in counter.ops and \
         'aten._local_scalar_dense' not in counter.ops

@@ -109,10 +109,12 @@ def test_table6_variants_change_one_thing_of_the_demo():
     bn.pop('train_dataloader')
     assert real_only == bn
     shared = Config.fromfile(osp.join(TABLE6, 'cn-shared_' + DEMO_CN[3:]))
-    assert shared.model.backbone.norm_cfg == dict(SYNC_CN, share_state=True)
+    assert shared.model.backbone.norm_cfg == dict(
+        SYNC_CN, type='SharedStateConsistentNorm')
     for node in (shared, shared.model.backbone, shared.model.decode_head,
                  shared.model.auxiliary_head):
-        node.norm_cfg.pop('share_state')
+        assert node.norm_cfg.type == 'SharedStateConsistentNorm'
+        node.norm_cfg.type = 'CN'
     assert shared.to_dict() == cn
     # The bank x domain matrix of the demo: every val set with both banks.
     matrix = Config.fromfile(osp.join(

@@ -7,16 +7,13 @@ end; tools/test.py warns when it evaluates the checkpoint; folding bank 1
 warns, folding bank 0 does not.
 """
 import logging
-import os.path as osp
-import runpy
-import sys
 
 import pytest
 from mmengine.logging import MMLogger
 
 from cn_seg.openmmlab.deploy.fold_checkpoint import fold_checkpoint
 
-from ..processes import TOOLS
+from ..processes import run_tool
 from .tiny_demo import DEMO_CN, make_data, tiny_config
 
 ONE_DOMAIN = """
@@ -29,15 +26,6 @@ WARNING = ('bank 1 of backbone.stem.1 (and {} more CN layers) has seen 0 '
            'batches; is every domain in the training set?')
 
 
-def _run_tool(tool, *args):
-    argv = sys.argv
-    sys.argv = [tool, *map(str, args)]
-    try:
-        runpy.run_path(osp.join(TOOLS, tool), run_name='__main__')
-    finally:
-        sys.argv = argv
-
-
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp('one_domain')
@@ -45,7 +33,7 @@ def trained(tmp_path_factory):
     config = tiny_config(root, 'one_domain.py', DEMO_CN, 2, extra=ONE_DOMAIN)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
-        _run_tool('train.py', config, '--work-dir', root / 'work')
+        run_tool('train.py', config, '--work-dir', root / 'work')
     return root, config, root / 'work' / 'iter_2.pth'
 
 
@@ -68,7 +56,7 @@ def test_training_warns_at_save_and_at_the_end(trained):
 def test_test_and_fold_warn(trained, tmp_path, monkeypatch):
     root, config, checkpoint = trained
     monkeypatch.chdir(root)
-    _run_tool('test.py', config, checkpoint, '--work-dir', tmp_path / 'test')
+    run_tool('test.py', config, checkpoint, '--work-dir', tmp_path / 'test')
     (log, ) = (tmp_path / 'test').glob('*/*.log')
     text = log.read_text()
     assert WARNING.format(_num_cn_layers(text)) in text

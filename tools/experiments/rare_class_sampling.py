@@ -31,7 +31,7 @@ import numpy as np
 from calibrate_unlabeled import Stages, metrics  # the module beside this
 from cn_seg_workbench.analysis.machine import describe_machine
 from cn_seg_workbench.analysis.markdown import format_table
-from seed_tables import mean_std
+from cn_seg_workbench.analysis.seed_tables import mean_std
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'demo',

@@ -43,6 +43,7 @@ class AffineConsistentNorm(ConsistentNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalize each sample; scale and shift it with its domain's bank."""
+        self._check_backend()
         route = self.route
         if route is None:
             k = self._unrouted()
@@ -53,7 +54,7 @@ class AffineConsistentNorm(ConsistentNorm):
         y = norm(x, eps=self.eps, **args)
         if not self.affine:
             return y
-        weight, bias = self.bank('weight'), self.bank('bias')
+        weight, bias = self.weight, self.bias
         if k is not None:  # one bank: the plain norm's affine step
             view = self._view(x, 1)
             return torch.addcmul(bias[k].view(view), y, weight[k].view(view))

@@ -8,7 +8,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
 from ..routing import DomainRoute, uniform_route
-from .backends import BankState, domain_batch_norm
+from .backends import (BankState, compiled_domain_batch_norm,
+                       domain_batch_norm)
 from .backends.common import check_counts, per_channel
 from .consistent_norm import ConsistentNorm
 
@@ -58,6 +59,7 @@ class BatchConsistentNorm(ConsistentNorm, _BatchNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalize each sample with the bank of its domain."""
+        self._check_backend()
         route = self.route
         if route is None:
             k = self._unrouted()
@@ -74,37 +76,34 @@ class BatchConsistentNorm(ConsistentNorm, _BatchNorm):
     def state_for_pass(self) -> BankState:
         """The banks as the backends take them, for this forward pass."""
         return BankState(
-            weight=self.bank('weight'), bias=self.bank('bias'),
+            weight=self.weight, bias=self.bias,
             running_mean=self.running_mean,
             running_var=self.running_var,
             num_batches_tracked=self.num_batches_tracked,
             momentum=self.momentum, eps=self.eps,
             num_domains=self.num_domains,
-            update_stats=self.training and self.track_running_stats,
-            shared=self.share_state)
+            update_stats=self.training and self.track_running_stats)
 
     def _batch_stats(self, x: torch.Tensor,
                      route: DomainRoute) -> torch.Tensor:
         """Batch norm of each domain's samples with their own statistics."""
         # As SyncBatchNorm: synchronize in training only.
         sync = self.sync and self.training
-        if sync and self.share_state and _world(self.process_group) > 1:
-            raise ValueError(
-                'CN share_state=True (one set of running statistics for all '
-                'domains, an ablation) is not supported across processes: '
-                'its banks are updated domain by domain in batch order. Use '
-                "norm_cfg=dict(type='BN') for it, or share_state=False.")
+        if torch.compiler.is_compiling() and not sync:
+            # ATen ops inductor fuses (counts are checked in eager only).
+            on = route.on(x.device)
+            return compiled_domain_batch_norm(x, on.onehot, on.samples,
+                                              self.state_for_pass())
         if self.training and (not sync or _world(self.process_group) == 1):
             check_counts([n * per_channel(x) for n in
                           route.sample_counts(self.num_domains)], x.shape)
         return domain_batch_norm(x, route, self.state_for_pass(), sync,
-                                 self.process_group)
+                                 self.process_group, self.backend)
 
     def _one_bank(self, x: torch.Tensor, k: int) -> torch.Tensor:
         """Every sample in bank ``k``, with its running statistics."""
-        row = 0 if self.share_state else k
-        return F.batch_norm(x, self.running_mean[row], self.running_var[row],
-                            _row(self.weight, row), _row(self.bias, row),
+        return F.batch_norm(x, self.running_mean[k], self.running_var[k],
+                            _row(self.weight, k), _row(self.bias, k),
                             False, 0.0, self.eps)
 
     def _per_sample(self, x: torch.Tensor,
@@ -112,12 +111,12 @@ class BatchConsistentNorm(ConsistentNorm, _BatchNorm):
         """Mixed banks with running statistics: a per-sample scale and shift
         applied in one fused ``addcmul`` pass."""
         idx = route.on(x.device).domain_idx
-        scale = torch.rsqrt(self.bank('running_var')[idx] + self.eps)
+        scale = torch.rsqrt(self.running_var[idx] + self.eps)
         if self.weight is not None:
-            scale = scale * self.bank('weight')[idx]
-        shift = -self.bank('running_mean')[idx] * scale
+            scale = scale * self.weight[idx]
+        shift = -self.running_mean[idx] * scale
         if self.bias is not None:
-            shift = shift + self.bank('bias')[idx]
+            shift = shift + self.bias[idx]
         view = (x.shape[0], x.shape[1]) + (1, ) * (x.dim() - 2)
         return torch.addcmul(shift.view(view), x, scale.view(view))
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..routing import DomainRouted
+from .backends.selection import backend_choice, check_choice
 from .plain_norms import build_plain_norm, plain_norm_class
 
 ROUTING_HELP = (
@@ -72,10 +73,10 @@ class ConsistentNorm(DomainRouted, nn.Module):
         eps (float): Used when ``norm_cfg`` sets no eps. Default: 1e-5.
         requires_grad (bool): Whether the affine parameters are trained.
             Default: True.
-        share_state (bool): Ablation: keep one set of affine parameters and
-            running statistics for all domains, so that only the batch
-            statistics are per domain (Algorithm 1 without banks, the
-            setting of the paper's BN rows). Default: False.
+        backend (str, optional): This layer's batch-norm backend (``'cpu'``,
+            ``'triton'``, ``'aten'`` or ``'auto'``), over ``CN_SEG_BACKEND``;
+            see ``docs/backends.md``. Default: None (``CN_SEG_BACKEND``, else
+            automatic).
     """
     _abbr_ = 'bn'
 
@@ -104,7 +105,7 @@ class ConsistentNorm(DomainRouted, nn.Module):
                  eval_domain: int = 0,
                  eps: float = 1e-5,
                  requires_grad: bool = True,
-                 share_state: bool = False):
+                 backend: Optional[str] = None):
         nn.Module.__init__(self)
         if not isinstance(num_domains, int) or num_domains < 1:
             raise ValueError('CN needs num_domains >= 1 (one bank per '
@@ -118,7 +119,8 @@ class ConsistentNorm(DomainRouted, nn.Module):
         inner = build_plain_norm(norm_cfg, num_features)
         self.norm_cfg = norm_cfg
         self.num_domains = num_domains
-        self.share_state = bool(share_state)
+        self.backend = None if backend is None else check_choice(
+            str(backend), 'CN backend=')
         self.eval_domain = eval_domain
         self.num_features = num_features
         self.eps = inner.eps
@@ -130,7 +132,7 @@ class ConsistentNorm(DomainRouted, nn.Module):
 
     def _init_banks(self, inner: nn.Module, requires_grad: bool) -> None:
         """Copy the wrapped norm's initial state into every bank."""
-        t = 1 if self.share_state else self.num_domains
+        t = self.num_domains
         self.affine = getattr(inner, 'weight', None) is not None
         for name in ('weight', 'bias'):
             value = getattr(inner, name, None)
@@ -145,15 +147,10 @@ class ConsistentNorm(DomainRouted, nn.Module):
                 name, None if value is None else value.unsqueeze(0).repeat(
                     t, *([1] * value.dim())).clone())
 
-    def bank(self, name: str) -> Optional[torch.Tensor]:
-        """A state tensor indexed by domain: ``(num_domains, ...)``.
-
-        With ``share_state`` the one stored row is expanded (a view).
-        """
-        value = getattr(self, name)
-        if value is None or not self.share_state:
-            return value
-        return value.expand(self.num_domains, *value.shape[1:])
+    def _check_backend(self) -> None:
+        """Refuse a ``CN_SEG_BACKEND`` that names no backend, in any mode."""
+        if not torch.compiler.is_compiling():
+            backend_choice(self.backend)
 
     def _unrouted(self) -> int:
         """The bank of an unrouted input (eval mode only)."""
@@ -181,5 +178,4 @@ class ConsistentNorm(DomainRouted, nn.Module):
     def extra_repr(self) -> str:
         return (f'{self.num_features}, num_domains={self.num_domains}, '
                 f"norm={self.norm_cfg['type']}, eval_domain="
-                f'{self.eval_domain}, eps={self.eps}, affine={self.affine}, '
-                f'share_state={self.share_state}')
+                f'{self.eval_domain}, eps={self.eps}, affine={self.affine}')

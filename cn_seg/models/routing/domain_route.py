@@ -28,13 +28,16 @@ class RouteTensors(NamedTuple):
         perm (torch.Tensor, optional): ``(N,)`` gathers the batch into domain
             order (None when it is already in domain order).
         inv_perm (torch.Tensor, optional): ``(N,)`` scatters it back.
-        domain_order (torch.Tensor): ``(m,)`` int64, the banks present in the
-            batch, in the order of :attr:`DomainRoute.segments`.
+        onehot (torch.Tensor): ``(N, k)`` float32 (``k = max_domain + 1``),
+            row ``i`` one-hot at sample ``i``'s bank: compiled CN merges
+            per-sample moments with it.
+        samples (torch.Tensor): ``(k,)`` float32 samples of each bank.
     """
     domain_idx: torch.Tensor
     perm: Optional[torch.Tensor]
     inv_perm: Optional[torch.Tensor]
-    domain_order: torch.Tensor
+    onehot: torch.Tensor
+    samples: torch.Tensor
 
 
 class DomainRoute:
@@ -146,11 +149,17 @@ class DomainRoute:
                 inv = [0] * self.batch_size
                 for position, i in enumerate(order):
                     inv[i] = position
+            banks = range(max(self.max_domain + 1, 1))
+            # From host lists (copies only): F.one_hot reads its input back.
             self._on_device[device] = RouteTensors(
                 domain_idx=tensor(list(self.domains)),
                 perm=None if order is None else tensor(order),
                 inv_perm=None if inv is None else tensor(inv),
-                domain_order=tensor([s.domain for s in self.segments]))
+                onehot=torch.tensor([[float(d == k) for k in banks]
+                                     for d in self.domains], device=device),
+                samples=torch.tensor(
+                    [float(self.domains.count(k)) for k in banks],
+                    device=device))
         return self._on_device[device]
 
     def __repr__(self) -> str:

@@ -23,6 +23,9 @@ def install_route(module: nn.Module, route: DomainRoute) -> PreviousRoutes:
     Returns:
         list: What to pass to :func:`restore_route` after the forward pass.
     """
+    tensor = next(iter(module.parameters()), None)
+    if tensor is not None:  # made here, torch.compile gets them as inputs
+        route.on(tensor.device)
     return [(m, m.set_route(route)) for m in module.modules()
             if isinstance(m, DomainRouted)]
 

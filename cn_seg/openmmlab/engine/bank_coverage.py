@@ -40,13 +40,12 @@ def untrained_banks(
         dict[int, list[str]]: Bank index to the names of the layers where it
         is untrained; only banks untrained in at least one layer. Layers
         without running statistics (GN/LN/IN, ``track_running_stats=False``)
-        and ``share_state`` layers are not judged.
+        are not judged.
     """
     found: Dict[int, List[str]] = {}
     for name, module in model.named_modules():
         if not isinstance(module, ConsistentNorm) or getattr(
-                module, 'share_state', False) or getattr(
-                    module, 'running_mean', None) is None:
+                module, 'running_mean', None) is None:
             continue
         source, prefix = (module._buffers, '') if state_dict is None else (
             state_dict, f'{name}.' if name else '')

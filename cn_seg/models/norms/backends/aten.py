@@ -83,8 +83,7 @@ class AtenBackend(DomainBatchNormBackend):
         var = (invstd.pow(-2) - eps).clamp_(min=0)
         moments = Moments(self._counts(x, route, num_domains), mean, var)
         update_running_stats(
-            state, moments, route.sample_counts_on(x.device, num_domains),
-            route)
+            state, moments, route.sample_counts_on(x.device, num_domains))
         return out, moments, invstd
 
     def moments(self, x: torch.Tensor, route: DomainRoute,

@@ -8,27 +8,22 @@ class BankState(NamedTuple):
     """What a per-domain batch-norm backend reads and updates, in one value.
 
     Built by the CN layer for each forward pass. Bank ``k`` is row ``k`` of
-    every tensor; with ``shared`` (the ``share_state`` ablation) all domains
-    use row 0: ``weight``/``bias`` are then expanded views of that row and the
-    running statistics have one row, updated domain by domain in the order of
-    the route's segments, as a plain BN called on each domain's samples in
-    turn would update them.
+    every tensor.
 
     Args:
         weight (torch.Tensor, optional): Scales ``(t, C)``.
         bias (torch.Tensor, optional): Shifts ``(t, C)``.
-        running_mean (torch.Tensor, optional): ``(t, C)`` (``(1, C)`` if
-            shared), updated in place for the banks present in the batch.
+        running_mean (torch.Tensor, optional): ``(t, C)``, updated in place
+            for the banks present in the batch.
         running_var (torch.Tensor, optional): Likewise.
-        num_batches_tracked (torch.Tensor, optional): ``(t,)`` (``(1,)`` if
-            shared) batch counters.
+        num_batches_tracked (torch.Tensor, optional): ``(t,)`` batch
+            counters.
         momentum (float, optional): Running-average factor; None for a
             cumulative average, as in ``torch.nn.BatchNorm2d``.
         eps (float): Added to the variance.
         num_domains (int): The number of banks t.
         update_stats (bool): Whether this pass updates the running statistics
             (training with ``track_running_stats``).
-        shared (bool): One row of state for all domains.
     """
     weight: Optional[torch.Tensor]
     bias: Optional[torch.Tensor]
@@ -39,4 +34,3 @@ class BankState(NamedTuple):
     eps: float
     num_domains: int
     update_stats: bool
-    shared: bool = False

@@ -67,7 +67,7 @@ class DomainBatchNormBackend(abc.ABC):
         moments = self.moments(x, route, state.num_domains)
         update_running_stats(
             state, moments,
-            route.sample_counts_on(x.device, state.num_domains), route)
+            route.sample_counts_on(x.device, state.num_domains))
         invstd = moments.invstd(state.eps)
         out = self.normalize(x, route, state.weight, state.bias,
                              moments.mean, invstd)

@@ -4,13 +4,12 @@ from typing import NamedTuple, Optional, Sequence, Tuple
 
 import torch
 
-from ...routing import DomainRoute
 from .bank_state import BankState
 
 
 def dense(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     """A bank tensor with rows in memory: kernels index row ``k`` at ``k *
-    C``, so the expanded view of ``share_state`` is copied."""
+    C``."""
     return None if t is None else t.contiguous()
 
 
@@ -47,8 +46,7 @@ class Moments(NamedTuple):
 
 
 def update_running_stats(state: BankState, moments: Moments,
-                         samples: torch.Tensor,
-                         route: Optional[DomainRoute] = None) -> None:
+                         samples: torch.Tensor) -> None:
     """Update the running statistics of the banks present in the batch.
 
     Mirrors ``torch.nn.BatchNorm2d`` per bank: a bank with samples counts one
@@ -63,27 +61,12 @@ def update_running_stats(state: BankState, moments: Moments,
         moments (Moments): The batch statistics (over all processes when
             synchronized).
         samples (torch.Tensor): ``(t,)`` samples of each domain.
-        route (DomainRoute, optional): The batch's route; needed with
-            ``state.shared``, whose single row is updated domain by domain in
-            the order of ``route.segments``.
     """
     if not state.update_stats or state.running_mean is None:
         return
     count = moments.count
     unbiased = moments.var * (count / (count - 1).clamp(min=1))[:, None]
     nbt = state.num_batches_tracked
-    if state.shared:
-        for k in (segment.domain for segment in route.segments):
-            _update_rows(state, nbt, samples[k:k + 1], count[k:k + 1],
-                         moments.mean[k:k + 1], unbiased[k:k + 1])
-    else:
-        _update_rows(state, nbt, samples, count, moments.mean, unbiased)
-
-
-def _update_rows(state: BankState, nbt: Optional[torch.Tensor],
-                 samples: torch.Tensor, count: torch.Tensor,
-                 mean: torch.Tensor, unbiased: torch.Tensor) -> None:
-    """One running-average step of the rows of ``state``'s statistics."""
     if nbt is not None:
         nbt.add_((samples > 0).to(nbt.dtype))
     if state.momentum is None:
@@ -92,7 +75,7 @@ def _update_rows(state: BankState, nbt: Optional[torch.Tensor],
     else:
         factor = torch.full_like(count, state.momentum)
     factor = torch.where(count > 0, factor, 0.0)[:, None]
-    for buf, new in ((state.running_mean, mean),
+    for buf, new in ((state.running_mean, moments.mean),
                      (state.running_var, unbiased)):
         buf.lerp_(new.to(buf.dtype), factor.to(buf.dtype))
 

@@ -53,7 +53,7 @@ class CPUBackend(DomainBatchNormBackend):
             dense(state.bias), state.eps)
         moments = Moments(self._count(x, route, t), mean, var)
         update_running_stats(state, moments,
-                             route.sample_counts_on(x.device, t), route)
+                             route.sample_counts_on(x.device, t))
         return out, moments, invstd
 
     def backward(self, grad_out, x, route, weight, mean, invstd, count,

@@ -43,7 +43,7 @@ class DomainBatchNormFunction(torch.autograd.Function):
                 route.sample_counts_on(x.device, t), group)
             if per_channel(x) == 1:  # only then can a bank have 1 value
                 check_counts(moments.count.tolist(), x.shape)
-            update_running_stats(state, moments, samples, route)
+            update_running_stats(state, moments, samples)
             invstd = moments.invstd(state.eps)
             out = backend.normalize(x, route, weight, bias, moments.mean,
                                     invstd)
@@ -83,8 +83,8 @@ class DomainBatchNormFunction(torch.autograd.Function):
 
 
 def domain_batch_norm(x: torch.Tensor, route: DomainRoute, state: BankState,
-                      synchronized: bool = False,
-                      process_group=None) -> torch.Tensor:
+                      synchronized: bool = False, process_group=None,
+                      backend: Optional[str] = None) -> torch.Tensor:
     """Normalize each sample with its domain's batch statistics.
 
     Args:
@@ -99,15 +99,18 @@ def domain_batch_norm(x: torch.Tensor, route: DomainRoute, state: BankState,
             must then call it once per forward pass of the layer, with its
             own batch (which may lack some domains or be empty).
         process_group (ProcessGroup, optional): The group; default if None.
+        backend (str, optional): The layer's ``backend=``; None follows
+            ``CN_SEG_BACKEND`` (see :mod:`selection`).
 
     Returns:
         torch.Tensor: The normalized batch, same shape and order as ``x``.
 
     Raises:
-        ValueError: If ``CN_SEG_BACKEND`` forces a backend that cannot take
-            ``x``, or a synchronized bank gets one value per channel.
+        ValueError: If ``backend`` or ``CN_SEG_BACKEND`` names no backend or
+            one that cannot take ``x``, or a synchronized bank gets one value
+            per channel.
     """
     sync = synchronized and sync_world(process_group) > 1
-    backend = select_backend(x, state)
+    chosen = select_backend(x, backend)
     return DomainBatchNormFunction.apply(x, state.weight, state.bias, route,
-                                         state, backend, sync, process_group)
+                                         state, chosen, sync, process_group)

@@ -1,23 +1,28 @@
 """The Triton kernels of per-domain batch norm as torch custom ops.
 
-Each op (``torch.library.triton_op``, so ``torch.compile`` sees one op)
-lays the tensors out and launches one kernel of :mod:`triton_kernels`;
-:class:`~triton_backend.TritonBackend` composes them into a training
-step. The ops exist only where triton imports (``triton`` is None
-otherwise).
+Each op (``torch.library.triton_op``) lays the tensors out and launches the
+kernels of :mod:`triton_kernels` and :mod:`triton_reductions` with the grids
+of :func:`~triton_plan.plan`; :class:`~triton_backend.TritonBackend`
+composes them into a training step. Every op takes the plan's
+:class:`~triton_plan.PlanLimits` as ``limits`` (three ints). The ops exist
+only where triton imports (``triton`` is None otherwise).
 """
+import functools
 import struct
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 
 from .common import acc_dtype
+from .triton_plan import (CHANNELS_LAST, CONTIGUOUS, LaunchPlan, PlanLimits,
+                          plan, t_block)
 
 try:
     import triton
     import triton.language as tl
 
     from . import triton_kernels as K
+    from . import triton_reductions as R
 except ImportError:  # pragma: no cover - triton is optional
     triton = None
 
@@ -42,17 +47,6 @@ def _layout(t: torch.Tensor):
     return t, (c * s, s, 1)
 
 
-def _blocks(c: int, s: int, strides) -> Tuple[int, int]:
-    """``(BLOCK_C, BLOCK_S)``: tiles coalesced along the unit stride."""
-    if strides[2] == 1:
-        block_s = min(triton.next_power_of_2(max(s, 1)), 1024)
-        return max(1, min(triton.next_power_of_2(c), 1024 // block_s)), \
-            block_s
-    block_c = min(triton.next_power_of_2(c), 32)
-    return block_c, max(1, min(triton.next_power_of_2(max(s, 1)),
-                               1024 // block_c))
-
-
 def _acc(dtype: torch.dtype):
     return tl.float64 if acc_dtype(dtype) == torch.float64 else tl.float32
 
@@ -69,11 +63,25 @@ def _float32(value: float) -> float:
     return struct.unpack('f', struct.pack('f', value))[0]
 
 
-def _t_block(t: int) -> int:
-    return max(2, triton.next_power_of_2(t))
+@functools.lru_cache(maxsize=16)
+def _sm_count(device: torch.device) -> int:
+    """Multiprocessors of ``device`` (1 for the CPU interpreter)."""
+    if device.type == 'cuda':
+        return torch.cuda.get_device_properties(device).multi_processor_count
+    return 1
+
+
+def _plan(x: torch.Tensor, strides, t: int, limits) -> LaunchPlan:
+    """The launch plan of ``x`` read as (N, C, S) with ``strides``."""
+    n, c = x.shape[:2]
+    s = x[0, 0].numel() if n and c else 0
+    layout = CONTIGUOUS if strides[2] == 1 else CHANNELS_LAST
+    return plan(n, c, s, layout, _sm_count(x.device), t,
+                PlanLimits(*limits))
 
 
 if triton is not None:
+    _wrap = torch.library.wrap_triton
 
     @torch.library.triton_op(
         'cn_seg::triton_bn_stats',
@@ -82,27 +90,33 @@ if triton is not None:
                         num_domains: int, running_mean: Optional[torch.Tensor],
                         running_var: Optional[torch.Tensor],
                         num_batches_tracked: Optional[torch.Tensor],
-                        order: torch.Tensor, momentum: float,
-                        momentum_none: bool, eps: float, update: bool,
-                        shared: bool) -> torch.Tensor:
-        """Statistics ``[mean | var | invstd | count | samples]`` (flat)."""
+                        momentum: float, momentum_none: bool, eps: float,
+                        update: bool, limits: List[int]) -> torch.Tensor:
+        """Statistics ``[mean | var | invstd | count | samples]`` (flat),
+        then the first stage's partials."""
         x, strides = _layout(x)
         n, c = x.shape[:2]
         s = x[0, 0].numel() if n and c else 0
         t = num_domains
-        stats = torch.empty(3 * t * c + 2 * t, dtype=acc_dtype(x.dtype),
-                            device=x.device)
+        p = _plan(x, strides, t, limits)
+        head = 3 * t * c + 2 * t
+        stats = torch.empty(head + 3 * p.chunks * t * c,
+                            dtype=acc_dtype(x.dtype), device=x.device)
         mean, var, invstd = stats[:3 * t * c].view(3, t, c).unbind()
-        count, samples = stats[3 * t * c:].view(2, t).unbind()
-        block_c, block_s = _blocks(c, s, strides)
-        torch.library.wrap_triton(K.stats_kernel)[(triton.cdiv(c, block_c),
-                                                   )](
-            x, domain, n, c, s, *strides, mean, var, invstd, count, samples,
-            t, running_mean, running_var, num_batches_tracked, order,
-            order.numel(), *_hi_lo(momentum), eps, UPDATE=update,
+        count, samples = stats[3 * t * c:head].view(2, t).unbind()
+        part = stats[head:]
+        acc, rows = _acc(x.dtype), t_block(t)
+        _wrap(R.stats_partial_kernel)[p.partial_grid](
+            x, domain, n, c, s, *strides, part, p.chunks, t,
+            p.samples_per_chunk, p.positions_per_chunk, p.s_chunks, ACC=acc,
+            T_BLOCK=rows, BLOCK_C=p.block_c, BLOCK_S=p.block_s)
+        _wrap(R.stats_finish_kernel)[p.finish_grid](
+            part, p.chunks, domain, n, c, t, mean, var, invstd, count,
+            samples, running_mean, running_var, num_batches_tracked,
+            *_hi_lo(momentum), eps, UPDATE=update,
             HAS_NBT=num_batches_tracked is not None,
-            MOMENTUM_NONE=momentum_none, SHARED=shared, ACC=_acc(x.dtype),
-            T_BLOCK=_t_block(t), BLOCK_C=block_c, BLOCK_S=block_s)
+            MOMENTUM_NONE=momentum_none, ACC=acc, T_BLOCK=rows,
+            BLOCK_C=p.finish_block_c)
         return stats
 
     @torch.library.triton_op('cn_seg::triton_bn_normalize',
@@ -113,7 +127,7 @@ if triton is not None:
                             weight: Optional[torch.Tensor],
                             bias: Optional[torch.Tensor],
                             num_batches_tracked: Optional[torch.Tensor],
-                            num_present: int, shared: bool) -> torch.Tensor:
+                            limits: List[int]) -> torch.Tensor:
         """``(x - mean[k]) * invstd[k] * w[k] + b[k]``; counts the batch in
         ``num_batches_tracked`` when given."""
         x, strides = _layout(x)
@@ -122,52 +136,57 @@ if triton is not None:
         s = x[0, 0].numel() if n and c else 0
         _, y_strides = _layout(y)
         t = mean.shape[0]
-        block_c, block_s = _blocks(c, s, strides)
-        grid = (n * triton.cdiv(s, block_s), triton.cdiv(c, block_c))
-        if grid[0] == 0 or grid[1] == 0:  # nothing to normalize
+        p = _plan(x, strides, t, limits)
+        if 0 in p.elementwise_grid:  # nothing to normalize
             if num_batches_tracked is not None and n:
                 num_batches_tracked.add_(
-                    num_present if shared else
                     (samples > 0).to(num_batches_tracked.dtype))
             return y
-        torch.library.wrap_triton(K.normalize_kernel)[grid](
+        _wrap(K.normalize_kernel)[p.elementwise_grid](
             x, domain, c, s, *strides, y, *y_strides, mean, invstd, samples,
-            t, weight, bias, num_batches_tracked, num_present,
+            t, weight, bias, num_batches_tracked,
             HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None,
-            COUNT_BATCH=num_batches_tracked is not None, SHARED=shared,
-            ACC=_acc(x.dtype), T_BLOCK=_t_block(t), BLOCK_C=block_c,
-            BLOCK_S=block_s)
+            COUNT_BATCH=num_batches_tracked is not None, ACC=_acc(x.dtype),
+            T_BLOCK=t_block(t), BLOCK_C=p.block_c, BLOCK_S=p.block_s)
         return y
 
     @torch.library.triton_op('cn_seg::triton_bn_grad_sums', mutates_args=())
     def triton_bn_grad_sums(grad_out: torch.Tensor, x: torch.Tensor,
                             domain: torch.Tensor, mean: torch.Tensor,
                             invstd: torch.Tensor,
-                            param_dtype: Optional[torch.dtype]
-                            ) -> torch.Tensor:
+                            param_dtype: Optional[torch.dtype],
+                            limits: List[int]) -> torch.Tensor:
         """One byte buffer: the sums ``(t, 2C)`` in the statistics' dtype,
-        then (with ``param_dtype``) the weight and bias gradients."""
+        the first stage's partials, then (with ``param_dtype``) the weight
+        and bias gradients."""
         x, x_strides = _layout(x)
         grad_out, dy_strides = _layout(grad_out)
         n, c = x.shape[:2]
         s = x[0, 0].numel() if n and c else 0
         t = mean.shape[0]
-        sums_bytes = t * 2 * c * mean.element_size()
+        p = _plan(x, x_strides, t, limits)
+        size = mean.element_size()
+        sums_bytes = t * 2 * c * size
+        part_bytes = p.chunks * t * 2 * c * size
         grad_bytes = 0 if param_dtype is None else t * c * param_dtype.itemsize
-        buf = torch.empty(sums_bytes + 2 * grad_bytes, dtype=torch.uint8,
-                          device=x.device)
+        buf = torch.empty(sums_bytes + part_bytes + 2 * grad_bytes,
+                          dtype=torch.uint8, device=x.device)
         sums = buf[:sums_bytes].view(mean.dtype)
+        part = buf[sums_bytes:sums_bytes + part_bytes].view(mean.dtype)
         gw = gb = None
         if param_dtype is not None:
-            gw = buf[sums_bytes:sums_bytes + grad_bytes].view(param_dtype)
-            gb = buf[sums_bytes + grad_bytes:].view(param_dtype)
-        block_c, block_s = _blocks(c, s, x_strides)
-        torch.library.wrap_triton(K.grad_sums_kernel)[(triton.cdiv(
-            c, block_c), )](
-                grad_out, *dy_strides, x, *x_strides, domain, n, c, s, mean,
-                invstd, t, sums, gw, gb, GRADS=param_dtype is not None,
-                ACC=_acc(x.dtype), T_BLOCK=_t_block(t), BLOCK_C=block_c,
-                BLOCK_S=block_s)
+            grads = buf[sums_bytes + part_bytes:].view(param_dtype)
+            gw, gb = grads[:t * c], grads[t * c:]
+        acc, rows = _acc(x.dtype), t_block(t)
+        _wrap(R.grad_partial_kernel)[p.partial_grid](
+            grad_out, *dy_strides, x, *x_strides, domain, n, c, s, mean,
+            part, p.chunks, t, p.samples_per_chunk, p.positions_per_chunk,
+            p.s_chunks, ACC=acc, T_BLOCK=rows, BLOCK_C=p.block_c,
+            BLOCK_S=p.block_s)
+        _wrap(R.grad_finish_kernel)[p.finish_grid](
+            part, p.chunks, c, t, invstd, sums, gw, gb,
+            GRADS=param_dtype is not None, ACC=acc, T_BLOCK=rows,
+            BLOCK_C=p.finish_block_c)
         return buf
 
     @torch.library.triton_op('cn_seg::triton_bn_grad_input',
@@ -176,7 +195,8 @@ if triton is not None:
                              domain: torch.Tensor, mean: torch.Tensor,
                              invstd: torch.Tensor, sums: torch.Tensor,
                              count: torch.Tensor,
-                             weight: Optional[torch.Tensor]) -> torch.Tensor:
+                             weight: Optional[torch.Tensor],
+                             limits: List[int]) -> torch.Tensor:
         """The input gradient from the (possibly all-reduced) sums."""
         x, x_strides = _layout(x)
         grad_out, dy_strides = _layout(grad_out)
@@ -184,19 +204,17 @@ if triton is not None:
         _, gx_strides = _layout(grad_x)
         n, c = x.shape[:2]
         s = x[0, 0].numel() if n and c else 0
-        block_c, block_s = _blocks(c, s, x_strides)
-        grid = (n * triton.cdiv(s, block_s), triton.cdiv(c, block_c))
-        if grid[0] == 0 or grid[1] == 0:
+        p = _plan(x, x_strides, mean.shape[0], limits)
+        if 0 in p.elementwise_grid:
             return grad_x
-        torch.library.wrap_triton(K.grad_input_kernel)[grid](
+        _wrap(K.grad_input_kernel)[p.elementwise_grid](
             grad_out, *dy_strides, x, *x_strides, domain, c, s, grad_x,
             *gx_strides, mean, invstd, sums, count, weight,
-            HAS_WEIGHT=weight is not None, ACC=_acc(x.dtype), BLOCK_C=block_c,
-            BLOCK_S=block_s)
+            HAS_WEIGHT=weight is not None, ACC=_acc(x.dtype),
+            BLOCK_C=p.block_c, BLOCK_S=p.block_s)
         return grad_x
-
 
 def interpreted() -> bool:
     """Whether the kernels were built for Triton's interpreter (CPU)."""
     from triton.runtime.interpreter import InterpretedFunction
-    return isinstance(K.stats_kernel, InterpretedFunction)
+    return isinstance(K.normalize_kernel, InterpretedFunction)

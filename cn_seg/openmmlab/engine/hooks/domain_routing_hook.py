@@ -1,4 +1,6 @@
 """Switching domain routing on for a Runner's model from the config."""
+from typing import List
+
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
@@ -7,6 +9,19 @@ from torch import nn
 from cn_seg.models import ConsistentNorm, enable_domain_routing
 
 from ..bank_coverage import untrained_bank_warning, untrained_banks
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+
+# The hooks besides this one that make a cn_seg run safe.
+_SAFETY_HOOKS = ('SafeLoadingHook', 'NormStateCheckHook', 'RandomStateHook')
+
+
+def _missing_safety_hooks(runner) -> List[str]:
+    """The hooks of ``configs/_base_/cn_runtime.py`` the run lacks."""
+    names = {type(h).__name__ for h in runner.hooks}
+    missing = [n for n in _SAFETY_HOOKS if n not in names]
+    if not any(isinstance(h, AtomicCheckpointHook) for h in runner.hooks):
+        missing.append('AtomicCheckpointHook (default_hooks.checkpoint)')
+    return missing
 
 
 def _check_not_converted(model: nn.Module) -> int:
@@ -37,7 +52,9 @@ class DomainRoutingHook(Hook):
 
     When a checkpoint is saved and at the end of training it warns about
     every bank that has received no sample (``bank 1 of backbone.stem.1 has
-    seen 0 batches; is every domain in the training set?``).
+    seen 0 batches; is every domain in the training set?``), and before
+    the run about the hooks of ``configs/_base_/cn_runtime.py`` the run
+    lacks (a config that lists this hook alone).
     """
     priority = 'VERY_HIGH'
 
@@ -50,6 +67,16 @@ class DomainRoutingHook(Hook):
         runner.logger.info(
             f'DomainRoutingHook: routing {num_layers} CN layers by '
             "data_sample.metainfo['domain_idx'].")
+        missing = _missing_safety_hooks(runner)
+        if missing:
+            runner.logger.warning(
+                f'DomainRoutingHook: this run has no {", ".join(missing)}, '
+                'so checkpoints of any source may run code when loaded, a '
+                'checkpoint that does not fit the model is not refused, a '
+                'resumed run differs from an uninterrupted one, or a kill '
+                "while a checkpoint is written loses it. Inherit cn_seg's "
+                "configs/_base_/cn_runtime.py, or list the hooks in "
+                "custom_hooks and default_hooks.checkpoint as it does.")
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Warn about banks the saved model never trained."""
