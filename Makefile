@@ -7,7 +7,7 @@ DEPS := $(VENV)/.cn_seg-deps
 STAMP := $(VENV)/.cn_seg-installed
 PYTEST_ARGS ?= -q
 
-.PHONY: env test demo bench clean-env
+.PHONY: env test demo bench format clean-env
 
 env: $(STAMP)
 
@@ -42,6 +42,13 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PYTHON) benchmarks/bench_cn_layer.py
 	$(PYTHON) benchmarks/bench_train_step.py
+
+# setup.cfg's yapf and isort settings, applied to every Python file of the repository.
+FORMATTED := cn_seg cn_seg_workbench tools tests benchmarks configs setup.py
+format: $(STAMP)
+	$(PIP) install -q yapf==0.43.0 isort==9.0.2
+	$(VENV)/bin/isort $(FORMATTED)
+	$(VENV)/bin/yapf -i -r -p $(FORMATTED)
 
 clean-env:
 	rm -rf $(VENV)

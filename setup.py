@@ -25,7 +25,6 @@ import os
 import os.path as osp
 import shutil
 import sys
-
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
@@ -44,7 +43,8 @@ the installed torch. To build the kernels, install torch first, then:
 
 ({error})
 {rule}
-""".format(rule='=' * 76, error='{error}')
+""".format(
+    rule='=' * 76, error='{error}')
 
 
 def get_version():
@@ -96,7 +96,8 @@ def get_extensions():
     openmp = ['-fopenmp'] if torch._C.has_openmp and \
         sys.platform.startswith('linux') else []
     ext = CppExtension(
-        'cn_seg._C', sorted(glob.glob('cn_seg/csrc/*.cpp')),
+        'cn_seg._C',
+        sorted(glob.glob('cn_seg/csrc/*.cpp')),
         depends=sorted(glob.glob('cn_seg/csrc/*.h')),
         extra_compile_args=['-O3'] + openmp,
         extra_link_args=openmp)
@@ -142,7 +143,8 @@ class BuildPy(build_py):
             if osp.isdir(target):
                 shutil.rmtree(target)
             shutil.copytree(
-                osp.join(HERE, name), target,
+                osp.join(HERE, name),
+                target,
                 ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
 
 
@@ -154,8 +156,8 @@ setup(
     version=get_version(),
     description='Consistent Normalization (per-domain normalization banks) '
     'for PyTorch and MMSegmentation 1.x',
-    long_description=open(
-        osp.join(HERE, 'README.md'), encoding='utf-8').read(),
+    long_description=open(osp.join(HERE, 'README.md'),
+                          encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=[
         'cn_seg', 'cn_seg.*', 'cn_seg_workbench', 'cn_seg_workbench.*'

@@ -23,7 +23,9 @@ REUSE = {
 def add_argument(parser) -> None:
     """Add ``--allocator {reuse,default}`` to a benchmark's parser."""
     parser.add_argument(
-        '--allocator', choices=['reuse', 'default'], default='reuse',
+        '--allocator',
+        choices=['reuse', 'default'],
+        default='reuse',
         help="glibc's memory reuse for every variant alike: 'reuse' keeps "
         "freed memory (default), 'default' unmaps large blocks on free")
 

@@ -21,14 +21,13 @@ what a GPU would launch. ``--allocator``: see ``benchmarks/allocator.py``.
 """
 import argparse
 
+import allocator
 import torch
+from common import (SHAPES, SMALL_SHAPES, backend_available, count_dispatches,
+                    machine, naive_per_domain, routed, time_steps)
 from torch import nn
 
-import allocator
 from cn_seg import ConsistentNorm
-from common import (SHAPES, SMALL_SHAPES, backend_available,
-                    count_dispatches, machine, naive_per_domain, routed,
-                    time_steps)
 
 
 class SplitConcat(nn.Module):
@@ -71,37 +70,47 @@ def main():
     parser.add_argument('--repeat', type=int, default=15)
     parser.add_argument('--batch', type=int, default=8)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--backends', nargs='+',
-                        help='CN backends to time (default: the native '
-                        'ones of the device)')
-    parser.add_argument('--small', action='store_true',
-                        help='latency-bound shapes (1/16 of the pixels)')
-    parser.add_argument('--counts-only', action='store_true',
-                        help='print the dispatch counts of every backend '
-                        'that can run here (Triton under TRITON_INTERPRET=1 '
-                        'on the CPU) and stop')
+    parser.add_argument(
+        '--backends',
+        nargs='+',
+        help='CN backends to time (default: the native '
+        'ones of the device)')
+    parser.add_argument(
+        '--small',
+        action='store_true',
+        help='latency-bound shapes (1/16 of the pixels)')
+    parser.add_argument(
+        '--counts-only',
+        action='store_true',
+        help='print the dispatch counts of every backend '
+        'that can run here (Triton under TRITON_INTERPRET=1 '
+        'on the CPU) and stop')
     allocator.add_argument(parser)
     args = parser.parse_args()
     allocator.apply(args.allocator)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    backends = args.backends or (['cpu', 'aten'] if device.type == 'cpu'
-                                 else ['triton', 'aten'])
+    backends = args.backends or (['cpu', 'aten'] if device.type == 'cpu' else
+                                 ['triton', 'aten'])
     if args.counts_only:
-        backends = [b for b in ('cpu', 'triton', 'aten')
-                    if backend_available(b, device) is None]
+        backends = [
+            b for b in ('cpu', 'triton', 'aten')
+            if backend_available(b, device) is None
+        ]
     for name in backends:
         reason = backend_available(name, device)
         if reason:
             parser.error(f'backend {name} cannot run on {device}: {reason}')
     print(f'{machine()}; device={device} repeat={args.repeat} float32 '
           f'{allocator.describe()}')
-    probe = torch.randn(args.batch, 8, 4, 4, device=device,
-                        requires_grad=True)
-    counts = {name: count_dispatches(fn, module, probe, torch.ones_like(probe),
-                                     backend)
-              for name, (fn, module, backend) in
-              variants(8, args.batch, device, backends).items()}
+    probe = torch.randn(args.batch, 8, 4, 4, device=device, requires_grad=True)
+    counts = {
+        name: count_dispatches(fn, module, probe, torch.ones_like(probe),
+                               backend)
+        for name, (
+            fn, module,
+            backend) in variants(8, args.batch, device, backends).items()
+    }
     if args.counts_only:
         print('dispatches per training step (forward + backward):')
         for name, count in counts.items():
@@ -112,9 +121,13 @@ def main():
         x = torch.randn(shape, device=device, requires_grad=True)
         grad = torch.randn(shape, device=device)
         fns = variants(c, args.batch, device, backends)
-        results = time_steps({k: v[0] for k, v in fns.items()}, x, grad,
-                             args.repeat, device,
-                             {k: v[2] for k, v in fns.items()})
+        results = time_steps({
+            k: v[0]
+            for k, v in fns.items()
+        }, x, grad, args.repeat, device, {
+            k: v[2]
+            for k, v in fns.items()
+        })
         floor = results['plain BN (whole batch)']
         print(f'\nshape {"x".join(map(str, shape))}')
         print(f'  {"variant":<34}{"median ms":>11}{"ratio":>8}'

@@ -20,16 +20,21 @@ import argparse
 import time
 
 import torch
+from common import machine, routed, synchronize, time_steps
+from r50_shapes import norm_input_shapes
 from torch import nn
 
 from cn_seg import ConsistentNorm
-from common import machine, routed, synchronize, time_steps
-from r50_shapes import norm_input_shapes
 
-DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16,
-          'float16': torch.float16}
-LAYOUTS = {'contiguous': torch.contiguous_format,
-           'channels_last': torch.channels_last}
+DTYPES = {
+    'float32': torch.float32,
+    'bfloat16': torch.bfloat16,
+    'float16': torch.float16
+}
+LAYOUTS = {
+    'contiguous': torch.contiguous_format,
+    'channels_last': torch.channels_last
+}
 
 
 def variants(c, n, device, domains):
@@ -53,8 +58,9 @@ def first_use(device, dtype, layout, shape, t):
     """Seconds of the first CN forward + backward in this (dtype, layout)
     and of the second: the difference is compiling the kernels."""
     n, c = shape[:2]
-    x = torch.randn(shape, device=device, dtype=dtype).to(
-        memory_format=layout).requires_grad_()
+    x = torch.randn(
+        shape, device=device,
+        dtype=dtype).to(memory_format=layout).requires_grad_()
     cn = ConsistentNorm(c, num_domains=t).to(device).train()
     idx = (torch.arange(n) * t // n).tolist()
     times = []
@@ -73,11 +79,13 @@ def main():
     parser.add_argument('--batch', type=int, default=2)
     parser.add_argument('--height', type=int, default=512)
     parser.add_argument('--width', type=int, default=1024)
-    parser.add_argument('--dtypes', nargs='+', default=['float32',
-                                                        'bfloat16'],
-                        choices=list(DTYPES))
-    parser.add_argument('--layouts', nargs='+', choices=list(LAYOUTS),
-                        default=list(LAYOUTS))
+    parser.add_argument(
+        '--dtypes',
+        nargs='+',
+        default=['float32', 'bfloat16'],
+        choices=list(DTYPES))
+    parser.add_argument(
+        '--layouts', nargs='+', choices=list(LAYOUTS), default=list(LAYOUTS))
     parser.add_argument('--domains', type=int, nargs='+', default=[2, 4])
     parser.add_argument('--repeat', type=int, default=20)
     parser.add_argument('--threads', type=int, default=2)
@@ -88,13 +96,20 @@ def main():
                      f'(torch {torch.__version__}); run on a GPU machine or '
                      'pass --device cpu for a functional check.')
     torch.set_num_threads(args.threads)
-    shapes = sorted({shape for _, shape in norm_input_shapes(
-        args.batch, args.height, args.width)}, key=lambda s: (s[1], -s[2]))
+    shapes = sorted(
+        {
+            shape
+            for _, shape in norm_input_shapes(args.batch, args.height,
+                                              args.width)
+        },
+        key=lambda s: (s[1], -s[2]))
     # A bank with one value per channel is refused in training (as BN
     # refuses a batch of one 1x1 map): ASPP's image pool with one image per
     # domain.
-    skipped = [s for s in shapes if any(
-        _fewest(s[0], t) * s[2] * s[3] < 2 for t in args.domains)]
+    skipped = [
+        s for s in shapes if any(
+            _fewest(s[0], t) * s[2] * s[3] < 2 for t in args.domains)
+    ]
     shapes = [s for s in shapes if s not in skipped]
     gpu = torch.cuda.get_device_name(device) if device.type == 'cuda' \
         else ''
@@ -118,8 +133,8 @@ def main():
             print(f'\n{dtype}, {layout}: median ms of forward + backward, '
                   'ratio to BN')
             names = ['BN'] + [f'CN t={t}' for t in args.domains]
-            print(f'  {"N x C x H x W":<22}' + ''.join(
-                f'{n:>12}{"ratio":>8}' for n in names))
+            print(f'  {"N x C x H x W":<22}' + ''.join(f'{n:>12}{"ratio":>8}'
+                                                       for n in names))
             for shape in shapes:
                 x = torch.randn(shape, device=device, dtype=DTYPES[dtype])
                 x = x.to(memory_format=LAYOUTS[layout]).requires_grad_()

@@ -26,11 +26,11 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from common import SHAPES, SMALL_SHAPES, machine, routed, time_steps
 
 from cn_seg import ConsistentNorm
 from cn_seg.models.norms.backends import BankState, domain_batch_norm
 from cn_seg.models.routing import DomainRoute
-from common import SHAPES, SMALL_SHAPES, machine, routed, time_steps
 
 
 def naive_per_domain(cn, x, segments):
@@ -41,11 +41,14 @@ def naive_per_domain(cn, x, segments):
         bank = slice(k, k + 1)
         state = BankState(cn.weight[bank], cn.bias[bank],
                           cn.running_mean[bank], cn.running_var[bank],
-                          cn.num_batches_tracked[bank], cn.momentum, cn.eps,
-                          1, True)
-        outs.append(domain_batch_norm(x[start:end],
-                                      DomainRoute([0] * (end - start)),
-                                      state, synchronized=True))
+                          cn.num_batches_tracked[bank], cn.momentum, cn.eps, 1,
+                          True)
+        outs.append(
+            domain_batch_norm(
+                x[start:end],
+                DomainRoute([0] * (end - start)),
+                state,
+                synchronized=True))
     return torch.cat(outs)
 
 
@@ -54,12 +57,14 @@ def variants(c, domain_idx):
     sync = ConsistentNorm(c, num_domains=t, norm_cfg=dict(type='SyncBN'))
     naive = ConsistentNorm(c, num_domains=t, norm_cfg=dict(type='SyncBN'))
     local = ConsistentNorm(c, num_domains=t, norm_cfg=dict(type='BN'))
-    segments = {k: (domain_idx.index(k), len(domain_idx) - domain_idx[::-1]
-                    .index(k)) for k in set(domain_idx)}
+    segments = {
+        k: (domain_idx.index(k), len(domain_idx) - domain_idx[::-1].index(k))
+        for k in set(domain_idx)
+    }
     return {
         'sync CN': lambda x: routed(sync, x, domain_idx),
-        'naive sync BN per domain': lambda x: naive_per_domain(naive, x,
-                                                               segments),
+        'naive sync BN per domain':
+        lambda x: naive_per_domain(naive, x, segments),
         'local CN (no sync)': lambda x: routed(local, x, domain_idx),
     }
 
@@ -85,9 +90,12 @@ def count_all_reduce(fn, x, grad):
 
 def worker(rank, args, store):
     torch.set_num_threads(1)
-    dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank,
-                            world_size=args.procs,
-                            timeout=timedelta(seconds=120))
+    dist.init_process_group(
+        'gloo',
+        init_method=f'file://{store}',
+        rank=rank,
+        world_size=args.procs,
+        timeout=timedelta(seconds=120))
     t, n = args.domains, args.batch
     domain_idx = [i * t // n for i in range(n)]  # domain-major, as sampled
     if rank == 0:
@@ -100,8 +108,10 @@ def worker(rank, args, store):
         x = torch.randn(n, c, h, w, requires_grad=True)
         grad = torch.randn(n, c, h, w)
         fns = variants(c, domain_idx)
-        counts = {name: count_all_reduce(fn, x, grad)
-                  for name, fn in fns.items()}
+        counts = {
+            name: count_all_reduce(fn, x, grad)
+            for name, fn in fns.items()
+        }
         results = time_steps(fns, x, grad, args.repeat, x.device)
         if rank == 0:
             base = results['sync CN']
@@ -121,13 +131,15 @@ def main():
     parser.add_argument('--domains', type=int, default=2)
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--repeat', type=int, default=15)
-    parser.add_argument('--small', action='store_true',
-                        help='latency-bound shapes (1/16 of the pixels)')
+    parser.add_argument(
+        '--small',
+        action='store_true',
+        help='latency-bound shapes (1/16 of the pixels)')
     args = parser.parse_args()
     os.environ['OMP_NUM_THREADS'] = '1'
     with tempfile.TemporaryDirectory() as tmp:
-        mp.spawn(worker, args=(args, os.path.join(tmp, 'store')),
-                 nprocs=args.procs)
+        mp.spawn(
+            worker, args=(args, os.path.join(tmp, 'store')), nprocs=args.procs)
 
 
 if __name__ == '__main__':

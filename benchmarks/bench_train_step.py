@@ -35,20 +35,20 @@ import sys
 import tempfile
 import time
 
+import allocator
 import torch
 import torch.nn.functional as F
+from common import (backend_available, count_dispatches, forced_backend,
+                    machine, routed, synchronize)
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from r50_shapes import model_config
 from torch.profiler import ProfilerActivity, profile
 
-import allocator
 from cn_seg import enable_domain_routing
 from cn_seg.models import BatchConsistentNorm
 from cn_seg_workbench.oracles.reference import per_domain
-from common import (backend_available, count_dispatches, forced_backend,
-                    machine, routed, synchronize)
-from r50_shapes import model_config
 
 
 @MODELS.register_module()
@@ -56,10 +56,12 @@ class NaiveDomainBN(BatchConsistentNorm):
     """CN computed DSBN-style: gather each domain, normalize, scatter back."""
 
     def _batch_stats(self, x, route):
+
         def norm(k, xs):
-            return F.batch_norm(xs, self.running_mean[k],
-                                self.running_var[k], self.weight[k],
-                                self.bias[k], True, self.momentum, self.eps)
+            return F.batch_norm(xs, self.running_mean[k], self.running_var[k],
+                                self.weight[k], self.bias[k], True,
+                                self.momentum, self.eps)
+
         return per_domain(x, route.on(x.device).domain_idx, norm)
 
 
@@ -106,11 +108,14 @@ def batch(n, hw, device):
     x = torch.randn(n, 3, *hw, generator=g).to(device)
     samples = []
     for i in range(n):
-        s = SegDataSample(metainfo=dict(
-            img_shape=hw, pad_shape=hw, ori_shape=hw,
-            domain_idx=int(i >= n // 2)))
-        s.gt_sem_seg = PixelData(data=torch.randint(
-            0, 19, (1, *hw), generator=g).to(device))
+        s = SegDataSample(
+            metainfo=dict(
+                img_shape=hw,
+                pad_shape=hw,
+                ori_shape=hw,
+                domain_idx=int(i >= n // 2)))
+        s.gt_sem_seg = PixelData(
+            data=torch.randint(0, 19, (1, *hw), generator=g).to(device))
         samples.append(s)
     return x, samples
 
@@ -131,8 +136,11 @@ def layer_dispatches(backends, device):
     for b in backends:
         cn = ConsistentNorm(8, num_domains=2).to(device)
         out[b] = count_dispatches(
-            lambda x, cn=cn: routed(cn, x, [0, 0, 1, 1]), cn, x,
-            torch.ones_like(x), b)
+            lambda x, cn=cn: routed(cn, x, [0, 0, 1, 1]),
+            cn,
+            x,
+            torch.ones_like(x),
+            b)
     return out
 
 
@@ -155,38 +163,50 @@ def measure_memory(variant, args):
     step(model, optim, x, samples)  # optimizer state exists from here on
     # The CPU has no allocator statistics: the profiler's memory events carry
     # the running total of tensor bytes allocated since it started.
-    with profile(activities=[ProfilerActivity.CPU],
-                 profile_memory=True) as prof:
+    with profile(
+            activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step(model, optim, x, samples)
     with tempfile.TemporaryDirectory() as tmp:
         trace = osp.join(tmp, 'trace.json')
         prof.export_chrome_trace(trace)
         with open(trace) as f:
             events = json.load(f)['traceEvents']
-    return max(e['args']['Total Allocated'] for e in events
-               if e.get('name') == '[memory]') / 2**20
+    return max(e['args']['Total Allocated']
+               for e in events if e.get('name') == '[memory]') / 2**20
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--size', type=int, nargs='+', default=[256],
-                        help='image height [and width] (default 256)')
+    parser.add_argument(
+        '--size',
+        type=int,
+        nargs='+',
+        default=[256],
+        help='image height [and width] (default 256)')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--depth', type=int, default=50, choices=[18, 50])
-    parser.add_argument('--backends', nargs='+',
-                        help='CN backends to time (default: the native '
-                        'ones of the device)')
-    parser.add_argument('--compile', action='store_true',
-                        help='torch.compile every model (inductor)')
-    parser.add_argument('--compile-backend', default='inductor',
-                        help='torch.compile backend (aot_eager: a quick '
-                        'functional check)')
-    parser.add_argument('--skip-memory', action='store_true',
-                        help='no peak-memory measurement (a quick '
-                        'functional check on the CPU)')
+    parser.add_argument(
+        '--backends',
+        nargs='+',
+        help='CN backends to time (default: the native '
+        'ones of the device)')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile every model (inductor)')
+    parser.add_argument(
+        '--compile-backend',
+        default='inductor',
+        help='torch.compile backend (aot_eager: a quick '
+        'functional check)')
+    parser.add_argument(
+        '--skip-memory',
+        action='store_true',
+        help='no peak-memory measurement (a quick '
+        'functional check on the CPU)')
     parser.add_argument('--memory-of', help=argparse.SUPPRESS)
     allocator.add_argument(parser)
     args = parser.parse_args()
@@ -198,8 +218,8 @@ def main():
     allocator.apply(args.allocator)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    backends = args.backends or (['cpu'] if device.type == 'cpu'
-                                 else ['triton', 'aten'])
+    backends = args.backends or (['cpu'] if device.type == 'cpu' else
+                                 ['triton', 'aten'])
     for name in backends:
         reason = backend_available(name, device)
         if reason:
@@ -239,7 +259,9 @@ def main():
             else []:
         out = subprocess.run(
             [sys.executable, __file__, '--memory-of', v] + sys.argv[1:],
-            check=True, capture_output=True, text=True).stdout
+            check=True,
+            capture_output=True,
+            text=True).stdout
         memory[v] = json.loads(out.strip().splitlines()[-1])
     counts = layer_dispatches(backends, device)
     t_bn = statistics.median(times['BN'])

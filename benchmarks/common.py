@@ -63,10 +63,14 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_steps(fns: Dict[str, Callable], x: torch.Tensor,
-               grad: torch.Tensor, repeat: int, device: torch.device,
-               backends: Optional[Dict[str, Optional[str]]] = None
-               ) -> Dict[str, float]:
+def time_steps(
+        fns: Dict[str, Callable],
+        x: torch.Tensor,
+        grad: torch.Tensor,
+        repeat: int,
+        device: torch.device,
+        backends: Optional[Dict[str,
+                                Optional[str]]] = None) -> Dict[str, float]:
     """Median seconds of forward+backward per variant, interleaved by round.
 
     Interleaving spreads any slow-down of a busy machine over all variants
@@ -88,8 +92,10 @@ def time_steps(fns: Dict[str, Callable], x: torch.Tensor,
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def count_dispatches(fn: Callable, module: torch.nn.Module,
-                     x: torch.Tensor, grad: torch.Tensor,
+def count_dispatches(fn: Callable,
+                     module: torch.nn.Module,
+                     x: torch.Tensor,
+                     grad: torch.Tensor,
                      backend: Optional[str] = None) -> int:
     """ATen ops plus Triton launches of one forward+backward of ``fn``, as in
     a training step after ``zero_grad()`` (after a warm-up call that fills

@@ -21,7 +21,8 @@ PROBE = ('import sys; import cn_seg; print(cn_seg.openmmlab is not None, '
 def wall(code: str) -> float:
     """Seconds ``python -c code`` takes, start to exit."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, '-c', code], check=True,
+    subprocess.run([sys.executable, '-c', code],
+                   check=True,
                    capture_output=True)
     return time.perf_counter() - start
 
@@ -30,8 +31,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--repeat', type=int, default=5)
     args = parser.parse_args()
-    found = subprocess.run([sys.executable, '-c', PROBE], check=True,
-                           capture_output=True, text=True).stdout.strip()
+    found = subprocess.run([sys.executable, '-c', PROBE],
+                           check=True,
+                           capture_output=True,
+                           text=True).stdout.strip()
     print(f'python: {sys.executable}')
     print(f'openmmlab imported, OpenMMLab packages loaded: {found}')
     for code in ('import torch', 'import cn_seg'):

@@ -46,8 +46,11 @@ def layer_plans(sm_count, domains):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--sm-count', type=int, default=132,
-                        help='multiprocessors (132: an H100 SXM)')
+    parser.add_argument(
+        '--sm-count',
+        type=int,
+        default=132,
+        help='multiprocessors (132: an H100 SXM)')
     parser.add_argument('--domains', type=int, nargs='+', default=[2, 4])
     args = parser.parse_args()
     print(f'sm_count={args.sm_count}; a reduction launch is good with '

@@ -9,8 +9,8 @@ datasets, samplers, transforms, metric and hooks) in the OpenMMLab
 registries, which is what ``custom_imports = dict(imports=['cn_seg'])`` in a
 config relies on. Importing registers classes and changes nothing else.
 """
-from .models import (AffineConsistentNorm, BatchConsistentNorm,
-                     ConsistentNorm, adapt_bank, calibrate_bank, convert_cn,
+from .models import (AffineConsistentNorm, BatchConsistentNorm, ConsistentNorm,
+                     adapt_bank, calibrate_bank, convert_cn,
                      disable_domain_routing, domain_routing,
                      enable_domain_routing, fold_cn)
 from .openmmlab_import import import_openmmlab

@@ -53,8 +53,8 @@ def backend(request, monkeypatch):
     if reason is not None:
         pytest.skip(f'backend {request.param}: {reason}')
     if request.param == 'triton-split':
-        monkeypatch.setitem(BACKENDS, 'triton',
-                            TritonBackend(PlanLimits(tile=32, values=16,
-                                                     programs_per_sm=8)))
+        monkeypatch.setitem(
+            BACKENDS, 'triton',
+            TritonBackend(PlanLimits(tile=32, values=16, programs_per_sm=8)))
     monkeypatch.setenv('CN_SEG_BACKEND', name)
     return name

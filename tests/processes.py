@@ -65,13 +65,19 @@ def python_env(threads: Optional[int] = None,
     return env
 
 
-def start(args: Sequence, cwd, threads: Optional[int] = None,
-          path: Iterable[str] = ()) -> subprocess.Popen:
+def start(
+    args: Sequence,
+    cwd,
+    threads: Optional[int] = None,
+    path: Iterable[str] = ()) -> subprocess.Popen:
     """Start ``python args...`` in ``cwd``, its output in a temporary file."""
     log = tempfile.TemporaryFile(mode='w+')
-    proc = subprocess.Popen([sys.executable, *map(str, args)], cwd=cwd,
-                            env=python_env(threads, path), stdout=log,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, *map(str, args)],
+                            cwd=cwd,
+                            env=python_env(threads, path),
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                            text=True)
     proc.log = log
     return proc
 
@@ -95,7 +101,9 @@ def finish(proc: subprocess.Popen, timeout: float = TIMEOUT) -> str:
     return output
 
 
-def run_python(args: Sequence, cwd, threads: Optional[int] = None,
+def run_python(args: Sequence,
+               cwd,
+               threads: Optional[int] = None,
                path: Iterable[str] = ()) -> str:
     """Run ``python args...`` in ``cwd``; fail unless it succeeds.
 

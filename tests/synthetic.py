@@ -44,8 +44,10 @@ def raw_domains(num_train: int = NUM_TRAIN,
     key = ('raw', num_train, num_val)
     if key not in _made:
         _made[key] = make_synthetic_domains(
-            str(_cache() / f'raw_{num_train}_{num_val}'), seed=0,
-            num_train=num_train, num_val=num_val)
+            str(_cache() / f'raw_{num_train}_{num_val}'),
+            seed=0,
+            num_train=num_train,
+            num_val=num_val)
     return _made[key]
 
 
@@ -55,12 +57,15 @@ def converted_domains(num_train: int = NUM_TRAIN,
     key = ('converted', num_train, num_val)
     if key not in _made:
         _made[key] = prepare_synthetic_domains(
-            str(_cache() / f'converted_{num_train}_{num_val}'), seed=0,
-            num_train=num_train, num_val=num_val)
+            str(_cache() / f'converted_{num_train}_{num_val}'),
+            seed=0,
+            num_train=num_train,
+            num_val=num_val)
     return _made[key]
 
 
-def copy_domains(dest: Path, num_train: int = NUM_TRAIN,
+def copy_domains(dest: Path,
+                 num_train: int = NUM_TRAIN,
                  num_val: int = NUM_VAL,
                  converted: bool = True) -> Dict[str, str]:
     """A private copy in ``dest/cityscapes`` and ``dest/gta5``.
@@ -69,9 +74,11 @@ def copy_domains(dest: Path, num_train: int = NUM_TRAIN,
         dict[str, str]: The two copied roots, keyed by domain.
     """
     source = (converted_domains if converted else raw_domains)(num_train,
-                                                                num_val)
-    return {d: shutil.copytree(source[d], str(Path(dest) / d))
-            for d in DOMAINS}
+                                                               num_val)
+    return {
+        d: shutil.copytree(source[d], str(Path(dest) / d))
+        for d in DOMAINS
+    }
 
 
 @pytest.fixture(scope='session')

@@ -51,25 +51,37 @@ def parse_args(argv=None) -> argparse.Namespace:
         'unlabeled frames (AdaBN for one domain) and write a new checkpoint.')
     parser.add_argument('config', help='the CN model config file')
     parser.add_argument('checkpoint', help='the checkpoint to start from')
-    parser.add_argument('--images', required=True,
-                        help='folder of the frames (searched recursively)')
-    parser.add_argument('--bank', type=int, required=True,
-                        help='the bank to calibrate')
     parser.add_argument(
-        '--from-bank', type=int, default=None,
+        '--images',
+        required=True,
+        help='folder of the frames (searched recursively)')
+    parser.add_argument(
+        '--bank', type=int, required=True, help='the bank to calibrate')
+    parser.add_argument(
+        '--from-bank',
+        type=int,
+        default=None,
         help="copy this bank's affine parameters into --bank first")
     parser.add_argument(
-        '--num-images', type=int, default=None,
+        '--num-images',
+        type=int,
+        default=None,
         help='use N frames spread evenly over the sorted list (default all)')
-    parser.add_argument('--batch-size', type=int, default=8,
-                        help='frames per batch (default 8; at least 2)')
-    parser.add_argument('--out', required=True,
-                        help='the checkpoint to write (not CKPT)')
     parser.add_argument(
-        '--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+        '--batch-size',
+        type=int,
+        default=8,
+        help='frames per batch (default 8; at least 2)')
+    parser.add_argument(
+        '--out', required=True, help='the checkpoint to write (not CKPT)')
+    parser.add_argument(
+        '--device',
+        default='cuda' if torch.cuda.is_available() else 'cpu',
         help='device to run on (default cuda if available, else cpu)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override some settings in the used config, the key-value pair '
         'in xxx=yyy format will be merged into config file')
     return parser.parse_args(argv)
@@ -115,8 +127,9 @@ def test_pipeline(cfg: Config, bank: int) -> list:
                          'test_dataloader.dataset.pipeline nor test_pipeline)'
                          ': add one, e.g. LoadImageFromFile, Resize, '
                          'PackSegInputs.')
-    return [copy.deepcopy(t) for t in pipeline
-            if t.get('type') not in _ANNOTATIONS]
+    return [
+        copy.deepcopy(t) for t in pipeline if t.get('type') not in _ANNOTATIONS
+    ]
 
 
 def batches_of(paths: List[str], batch_size: int) -> List[List[str]]:
@@ -190,29 +203,39 @@ def main(argv=None) -> None:
     source = load_checked_checkpoint(model, args.checkpoint)
     model.to(args.device).eval()
 
-    print_log(f'Calibrating bank {args.bank}'
-              + ('' if args.from_bank is None else
-                 f' (affine parameters from bank {args.from_bank})')
-              + f' from {len(paths)} images under {args.images} in '
-              f'{len(batches)} batches', logger='current')
+    print_log(
+        f'Calibrating bank {args.bank}' +
+        ('' if args.from_bank is None else
+         f' (affine parameters from bank {args.from_bank})') +
+        f' from {len(paths)} images under {args.images} in '
+        f'{len(batches)} batches',
+        logger='current')
     start = time.time()
     progress = ProgressBar(len(paths), file=sys.stdout)  # the current one
     num_batches = cn_seg.calibrate_bank(
-        model, model_batches(model, pipeline, batches, progress), args.bank,
+        model,
+        model_batches(model, pipeline, batches, progress),
+        args.bank,
         from_bank=args.from_bank)
     print()
 
-    save_bank_checkpoint(model, args.out, source.get('meta'),
-                         'cn_seg_calibration', dict(
-                             checkpoint=osp.abspath(args.checkpoint),
-                             bank=args.bank, from_bank=args.from_bank,
-                             images=osp.abspath(args.images),
-                             num_images=len(paths), num_batches=num_batches,
-                             batch_size=args.batch_size,
-                             first_image=paths[0], last_image=paths[-1]))
-    print_log(f'Bank {args.bank} calibrated from {len(paths)} images '
-              f'({num_batches} batches, {time.time() - start:.1f} s); '
-              f'written to {args.out}', logger='current')
+    save_bank_checkpoint(
+        model, args.out, source.get('meta'), 'cn_seg_calibration',
+        dict(
+            checkpoint=osp.abspath(args.checkpoint),
+            bank=args.bank,
+            from_bank=args.from_bank,
+            images=osp.abspath(args.images),
+            num_images=len(paths),
+            num_batches=num_batches,
+            batch_size=args.batch_size,
+            first_image=paths[0],
+            last_image=paths[-1]))
+    print_log(
+        f'Bank {args.bank} calibrated from {len(paths)} images '
+        f'({num_batches} batches, {time.time() - start:.1f} s); '
+        f'written to {args.out}',
+        logger='current')
 
 
 if __name__ == '__main__':

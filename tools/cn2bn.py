@@ -27,7 +27,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='the CN model checkpoint')
     parser.add_argument('out_dir', help='where config.py and model.pth go')
     parser.add_argument(
-        '--bank', '--domain', dest='bank', type=int, default=0,
+        '--bank',
+        '--domain',
+        dest='bank',
+        type=int,
+        default=0,
         help='the bank to keep (the domain the model will see); default 0. '
         '--domain is an alias')
     return parser.parse_args(argv)

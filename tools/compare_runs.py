@@ -20,16 +20,22 @@ from cn_seg_workbench.analysis.run_results import read_run
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Compare the per-class IoU of several runs.')
-    parser.add_argument('work_dirs', nargs='+', metavar='WORK_DIR',
-                        help='work dirs of the runs; the first is the '
-                        'reference for the differences')
-    parser.add_argument('--names', nargs='+',
-                        help='a name per run (default: folder names)')
-    parser.add_argument('--domain',
-                        help='evaluated domain to compare (default: the '
-                        'first in the metrics, e.g. cityscapes)')
-    parser.add_argument('--out', default='work_dirs/compare_runs',
-                        help='folder for table.md and per_class_iou.png')
+    parser.add_argument(
+        'work_dirs',
+        nargs='+',
+        metavar='WORK_DIR',
+        help='work dirs of the runs; the first is the '
+        'reference for the differences')
+    parser.add_argument(
+        '--names', nargs='+', help='a name per run (default: folder names)')
+    parser.add_argument(
+        '--domain',
+        help='evaluated domain to compare (default: the '
+        'first in the metrics, e.g. cityscapes)')
+    parser.add_argument(
+        '--out',
+        default='work_dirs/compare_runs',
+        help='folder for table.md and per_class_iou.png')
     return parser.parse_args(argv)
 
 

@@ -40,11 +40,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         description='Summarize the BN and CN runs of the demo.')
     parser.add_argument('--bn', required=True, help='work dir of the BN run')
     parser.add_argument('--cn', required=True, help='work dir of the CN run')
-    parser.add_argument('--bank-matrix', nargs=2, required=True,
-                        metavar=('CONFIG', 'WORK_DIR'),
-                        help='the config that evaluates every val set with '
-                        'every bank, and the work dir of its tools/test.py '
-                        'run')
+    parser.add_argument(
+        '--bank-matrix',
+        nargs=2,
+        required=True,
+        metavar=('CONFIG', 'WORK_DIR'),
+        help='the config that evaluates every val set with '
+        'every bank, and the work dir of its tools/test.py '
+        'run')
     return parser.parse_args(argv)
 
 
@@ -76,19 +79,22 @@ def bank_matrix(layout: List[Tuple[str, str, int]], work_dir: str) -> str:
     owner = {b: v for v, b in own.items()}  # bank -> its domain
     banks = sorted({b for _, _, b in layout})
     header = ['val set \\ bank'] + [
-        f'bank {b} ({owner[b]})' if b in owner else f'bank {b}'
-        for b in banks
+        f'bank {b} ({owner[b]})' if b in owner else f'bank {b}' for b in banks
     ]
-    rows = [[f'{v} val'] + [f'{miou[v, b]:.2f}' if (v, b) in miou else 'n/a'
-                            for b in banks] for v in own]
+    rows = [[f'{v} val'] +
+            [f'{miou[v, b]:.2f}' if (v, b) in miou else 'n/a' for b in banks]
+            for v in own]
     drops = {
-        v: miou[v, own[v]] - max(m for (w, b), m in miou.items()
-                                 if w == v and b != own[v])
+        v:
+        miou[v, own[v]] -
+        max(m for (w, b), m in miou.items() if w == v and b != own[v])
         for v in own
     }
     said = ', '.join(f'{v} val {d:.1f}' for v, d in drops.items())
-    text = [format_table(header, rows).rstrip(), '',
-            f"With another domain's bank, mIoU drops by: {said} points."]
+    text = [
+        format_table(header, rows).rstrip(), '',
+        f"With another domain's bank, mIoU drops by: {said} points."
+    ]
     if min(drops.values()) >= ROBUST_DROP / 2:
         text.append(
             'SIGNAL: the banks hold different statistics for each domain, '
@@ -110,10 +116,12 @@ def bn_vs_cn(bn_dir: str, cn_dir: str, domains: List[str]) -> str:
         bn = read_run(bn_dir, domain=domain).miou
         cn = read_run(cn_dir, domain=domain).miou
         deltas.append(cn - bn)
-        rows.append([f'{domain} val', f'{bn:.2f}', f'{cn:.2f}',
-                     f'{cn - bn:+.2f}'])
-    text = [format_table(['val set', 'BN', 'CN (own bank)', 'CN - BN'],
-                         rows).rstrip(), '']
+        rows.append(
+            [f'{domain} val', f'{bn:.2f}', f'{cn:.2f}', f'{cn - bn:+.2f}'])
+    text = [
+        format_table(['val set', 'BN', 'CN (own bank)', 'CN - BN'],
+                     rows).rstrip(), ''
+    ]
     if max(abs(d) for d in deltas) <= NOISE:
         text.append(
             'NOISE: after 400 iterations BN and CN are equal within noise '

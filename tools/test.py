@@ -46,15 +46,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--tta', action='store_true', help='Test time augmentation')
     parser.add_argument(
-        '--adapt-bank', type=int, default=None, metavar='K',
+        '--adapt-bank',
+        type=int,
+        default=None,
+        metavar='K',
         help='test with CN bank K adapted online to the test stream')
-    parser.add_argument('--from-bank', type=int, default=None, metavar='J',
-                        help='--adapt-bank starts from bank J')
     parser.add_argument(
-        '--adapt-momentum', type=float, default=None, metavar='M',
+        '--from-bank',
+        type=int,
+        default=None,
+        metavar='J',
+        help='--adapt-bank starts from bank J')
+    parser.add_argument(
+        '--adapt-momentum',
+        type=float,
+        default=None,
+        metavar='M',
         help='weight of each batch in (0, 1] (default: cumulative average)')
-    parser.add_argument('--adapt-out', default=None, metavar='CKPT',
-                        help='write the model with the adapted bank here')
+    parser.add_argument(
+        '--adapt-out',
+        default=None,
+        metavar='CKPT',
+        help='write the model with the adapted bank here')
     add_run_args(parser)
     return parser.parse_args(argv)
 
@@ -62,15 +75,20 @@ def parse_args(argv=None) -> argparse.Namespace:
 def add_adaptation(cfg, args):
     """Add ``TestTimeBankHook`` for ``--adapt-bank`` (and its options)."""
     if args.adapt_bank is None:
-        if any(v is not None for v in (args.from_bank, args.adapt_momentum,
-                                       args.adapt_out)):
+        if any(
+                v is not None for v in (args.from_bank, args.adapt_momentum,
+                                        args.adapt_out)):
             raise ValueError('--from-bank, --adapt-momentum and --adapt-out '
                              'go with --adapt-bank K.')
         return cfg
-    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(
-        type='TestTimeBankHook', bank=args.adapt_bank,
-        from_bank=args.from_bank, momentum=args.adapt_momentum,
-        out=args.adapt_out)]
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+        dict(
+            type='TestTimeBankHook',
+            bank=args.adapt_bank,
+            from_bank=args.from_bank,
+            momentum=args.adapt_momentum,
+            out=args.adapt_out)
+    ]
     return cfg
 
 
@@ -82,9 +100,8 @@ def trigger_visualization_hook(cfg, args):
     """
     default_hooks = cfg.default_hooks
     if 'visualization' not in default_hooks:
-        raise ValueError(
-            '--show/--show-dir need default_hooks.visualization='
-            "dict(type='SegVisualizationHook') in the config.")
+        raise ValueError('--show/--show-dir need default_hooks.visualization='
+                         "dict(type='SegVisualizationHook') in the config.")
     visualization_hook = default_hooks['visualization']
     visualization_hook['draw'] = True
     if args.show:

@@ -16,7 +16,8 @@ import argparse
 
 import cn_seg  # noqa: F401  (registers CN, datasets, hooks)
 from cn_seg.openmmlab.engine import install_safe_loading
-from cn_seg.openmmlab.engine.collective_timeout import (explain_collective_timeout)
+from cn_seg.openmmlab.engine.collective_timeout import \
+    explain_collective_timeout
 from cn_seg.openmmlab.engine.run_config import (add_run_args, apply_resume,
                                                 build_runner, enable_amp,
                                                 load_run_config)

@@ -31,22 +31,19 @@ import argparse
 import os
 import os.path as osp
 
-import cn_seg  # noqa: F401  (registers CN and datasets)
 from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from mmseg.apis import init_model
 from mmseg.registry import DATASETS
 
-from cn_seg_workbench.analysis.feature_distributions import (collect_features,
-                                                             default_layer,
-                                                             domain_banks,
-                                                             plot_distributions)
-from cn_seg_workbench.analysis.feature_statistics import (domain_distances,
-                                                          own_statistics_reference,
-                                                          statistics_tables)
+import cn_seg  # noqa: F401  (registers CN and datasets)
+from cn_seg.models import ConsistentNorm
 from cn_seg.openmmlab.engine import (install_safe_loading,
                                      load_checked_checkpoint)
-from cn_seg.models import ConsistentNorm
+from cn_seg_workbench.analysis.feature_distributions import (
+    collect_features, default_layer, domain_banks, plot_distributions)
+from cn_seg_workbench.analysis.feature_statistics import (
+    domain_distances, own_statistics_reference, statistics_tables)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,29 +53,45 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', nargs='?', help='model config file')
     parser.add_argument('checkpoint', nargs='?', help='model checkpoint')
     parser.add_argument(
-        '--model', nargs=3, action='append', default=[],
+        '--model',
+        nargs=3,
+        action='append',
+        default=[],
         metavar=('NAME', 'CONFIG', 'CHECKPOINT'),
         help='a named model to draw; repeat for each model (after the '
         'positional CONFIG CHECKPOINT, if given)')
     parser.add_argument('--out', required=True, help='output PNG file')
-    parser.add_argument('--split', default='val',
-                        choices=['val', 'test', 'train'],
-                        help='whose dataloader dataset to draw from '
-                        '(default: val)')
-    parser.add_argument('--layer',
-                        help='dotted module name whose output is drawn '
-                        '(default: the last normalization layer of '
-                        'backbone.layer1, e.g. backbone.layer1.1.bn2)')
-    parser.add_argument('--num-samples', type=int, default=8,
-                        help='samples per domain (default: 8)')
-    parser.add_argument('--max-values', type=int, default=200_000,
-                        help='values kept per domain (default: 200000)')
-    parser.add_argument('--yscale', default='linear',
-                        choices=['linear', 'log'],
-                        help='density axis (default: linear)')
+    parser.add_argument(
+        '--split',
+        default='val',
+        choices=['val', 'test', 'train'],
+        help='whose dataloader dataset to draw from '
+        '(default: val)')
+    parser.add_argument(
+        '--layer',
+        help='dotted module name whose output is drawn '
+        '(default: the last normalization layer of '
+        'backbone.layer1, e.g. backbone.layer1.1.bn2)')
+    parser.add_argument(
+        '--num-samples',
+        type=int,
+        default=8,
+        help='samples per domain (default: 8)')
+    parser.add_argument(
+        '--max-values',
+        type=int,
+        default=200_000,
+        help='values kept per domain (default: 200000)')
+    parser.add_argument(
+        '--yscale',
+        default='linear',
+        choices=['linear', 'log'],
+        help='density axis (default: linear)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of every model config, as in mmseg tools')
     args = parser.parse_args(argv)
     args.models = _models(args, parser.error)
@@ -91,8 +104,8 @@ def _models(args, error):
     if args.config:
         if not args.checkpoint:
             error('give CONFIG and CHECKPOINT together')
-        models.append((osp.splitext(osp.basename(args.config))[0],
-                       args.config, args.checkpoint))
+        models.append((osp.splitext(osp.basename(args.config))[0], args.config,
+                       args.checkpoint))
     models += [tuple(m) for m in args.model]
     if not models:
         error('give CONFIG CHECKPOINT or --model NAME CONFIG CHECKPOINT '
@@ -131,15 +144,15 @@ def main(argv=None) -> None:
     panels, titles, references, readings = {}, {}, {}, []
     for name, config, checkpoint in args.models:
         print(f'\n{name}: {config}, {checkpoint}')
-        model = init_model(config, None, device='cpu',
-                           cfg_options=args.cfg_options)
+        model = init_model(
+            config, None, device='cpu', cfg_options=args.cfg_options)
         # Refuses a checkpoint that does not fill the model built from the
         # config (mmengine would leave those weights at their initial state).
         load_checked_checkpoint(model, checkpoint)
         model = model.to(args.device).eval()
         init_default_scope(model.cfg.get('default_scope', 'mmseg'))
-        dataset = DATASETS.build(model.cfg[f'{args.split}_dataloader']
-                                 ['dataset'])
+        dataset = DATASETS.build(
+            model.cfg[f'{args.split}_dataloader']['dataset'])
         layer = args.layer or default_layer(model)
         panels[name] = collect_features(model, dataset, layer,
                                         args.num_samples, args.max_values)
@@ -151,9 +164,13 @@ def main(argv=None) -> None:
         titles[name] = f'{name}: output of {layer}'
         readings.append(_reading(name, model, layer))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    plot_distributions(panels, args.out, titles=titles,
-                       suptitle=f'{args.split} set, {args.num_samples} '
-                       'samples per domain', yscale=args.yscale)
+    plot_distributions(
+        panels,
+        args.out,
+        titles=titles,
+        suptitle=f'{args.split} set, {args.num_samples} '
+        'samples per domain',
+        yscale=args.yscale)
     print(f'\nFeature distributions per domain ({args.split} set, '
           f'{args.num_samples} samples per domain; {", ".join(panels)}):\n')
     print(statistics_tables(panels, references))

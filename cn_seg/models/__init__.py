@@ -14,8 +14,7 @@ from .routing import (DomainRoute, DomainRouted, disable_domain_routing,
 
 __all__ = [
     'ConsistentNorm', 'BatchConsistentNorm', 'AffineConsistentNorm',
-    'SharedStateConsistentNorm',
-    'DomainRoute', 'DomainRouted', 'domain_routing', 'enable_domain_routing',
-    'disable_domain_routing', 'fold_cn', 'convert_cn', 'calibrate_bank',
-    'adapt_bank', 'BankAdaptation'
+    'SharedStateConsistentNorm', 'DomainRoute', 'DomainRouted',
+    'domain_routing', 'enable_domain_routing', 'disable_domain_routing',
+    'fold_cn', 'convert_cn', 'calibrate_bank', 'adapt_bank', 'BankAdaptation'
 ]

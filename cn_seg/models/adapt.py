@@ -21,8 +21,10 @@ from .routing import uniform_route
 def _check_momentum(momentum: Optional[float]) -> Optional[float]:
     if momentum is None:
         return None
-    if isinstance(momentum, bool) or not isinstance(
-            momentum, (int, float)) or not 0 < momentum <= 1:
+    if isinstance(
+            momentum,
+            bool) or not isinstance(momentum,
+                                    (int, float)) or not 0 < momentum <= 1:
         raise ValueError(
             f'adapt_bank: momentum={momentum!r} must be None (the cumulative '
             'average over the batches seen) or a number in (0, 1] (the '
@@ -42,16 +44,22 @@ class BankAdaptation:
             update from because it saw one value per channel.
     """
 
-    def __init__(self, model: nn.Module, bank: int,
+    def __init__(self,
+                 model: nn.Module,
+                 bank: int,
                  from_bank: Optional[int] = None,
                  momentum: Optional[float] = None):
         self.momentum = _check_momentum(momentum)
         self.stats = _check(model, bank, from_bank, 'adapt_bank')
         self.model, self.bank, self.from_bank = model, bank, from_bank
-        self.layers = [m for m in model.modules()
-                       if isinstance(m, ConsistentNorm)]
-        self.names = {m: n for n, m in model.named_modules()
-                      if isinstance(m, BatchConsistentNorm)}
+        self.layers = [
+            m for m in model.modules() if isinstance(m, ConsistentNorm)
+        ]
+        self.names = {
+            m: n
+            for n, m in model.named_modules()
+            if isinstance(m, BatchConsistentNorm)
+        }
         self.num_batches = 0
         self.skipped = {}
         self._reached = set()
@@ -67,8 +75,9 @@ class BankAdaptation:
                     t[bank] = t[start]
             for m in self.stats:
                 m.num_batches_tracked[bank] = 0
-        self._hooks = [m.register_forward_pre_hook(self._adapt)
-                       for m in self.layers]
+        self._hooks = [
+            m.register_forward_pre_hook(self._adapt) for m in self.layers
+        ]
         self._hooks.append(model.register_forward_pre_hook(self._count))
         self._open = True
 
@@ -97,12 +106,13 @@ class BankAdaptation:
         dims = [0] + list(range(2, x.dim()))
         var, mean = torch.var_mean(
             x.float() if x.dtype in (torch.float16, torch.bfloat16) else x,
-            dim=dims, correction=1)
+            dim=dims,
+            correction=1)
         layer.num_batches_tracked[k] += 1
         m = 1.0 / float(layer.num_batches_tracked[k]) \
             if self.momentum is None else self.momentum
-        for running, batch in ((layer.running_mean, mean),
-                               (layer.running_var, var)):
+        for running, batch in ((layer.running_mean, mean), (layer.running_var,
+                                                            var)):
             running[k] = (1 - m) * running[k] + m * batch.to(running.dtype)
 
     def close(self, failed: bool = False) -> None:
@@ -124,8 +134,9 @@ class BankAdaptation:
                 for t, value in self._saved:
                     t[self.bank] = value
             return
-        unreached = [self.names[m] for m in self.stats
-                     if m not in self._reached]
+        unreached = [
+            self.names[m] for m in self.stats if m not in self._reached
+        ]
         if unreached:
             warnings.warn(
                 f'adapt_bank: {len(unreached)} CN layers got no input (e.g. '
@@ -140,14 +151,18 @@ class BankAdaptation:
 
 
 def _bank_tensors(layer: ConsistentNorm) -> List[torch.Tensor]:
-    return [t for t in (layer.weight, layer.bias,
-                        getattr(layer, 'running_mean', None),
-                        getattr(layer, 'running_var', None),
-                        getattr(layer, 'num_batches_tracked', None))
-            if t is not None]
+    return [
+        t for t in (layer.weight, layer.bias,
+                    getattr(layer, 'running_mean', None),
+                    getattr(layer, 'running_var', None),
+                    getattr(layer, 'num_batches_tracked', None))
+        if t is not None
+    ]
 
 
-def adapt_bank(model: nn.Module, bank: int, from_bank: Optional[int] = None,
+def adapt_bank(model: nn.Module,
+               bank: int,
+               from_bank: Optional[int] = None,
                momentum: Optional[float] = None) -> BankAdaptation:
     """Adapt bank ``bank``'s statistics to the batches the model predicts.
 

@@ -15,7 +15,9 @@ from .norms import BatchConsistentNorm, ConsistentNorm
 from .routing import uniform_route
 
 
-def _check(model: nn.Module, bank: int, from_bank: Optional[int],
+def _check(model: nn.Module,
+           bank: int,
+           from_bank: Optional[int],
            who: str = 'calibrate_bank') -> List[BatchConsistentNorm]:
     """The layers whose statistics bank ``bank`` gets, after the checks.
 
@@ -38,8 +40,10 @@ def _check(model: nn.Module, bank: int, from_bank: Optional[int],
                 f'{who}: {name}={value!r} is not a bank of the '
                 f'model: its CN layers have {num_domains} banks; choose one '
                 f'in [0, {num_domains}).')
-    stats = [m for m in layers if isinstance(m, BatchConsistentNorm)
-             and m.track_running_stats]
+    stats = [
+        m for m in layers
+        if isinstance(m, BatchConsistentNorm) and m.track_running_stats
+    ]
     if not stats:
         raise ValueError(
             f'{who}: no CN layer of the model keeps running '
@@ -59,7 +63,8 @@ def _keep_unreached(layers: List[BatchConsistentNorm], bank: int,
         warnings.warn(
             f'calibrate_bank: {len(layers)} CN layers got no input (e.g. an '
             'auxiliary head, which runs in training only); they keep bank '
-            f"{bank}'s statistics as they were.", stacklevel=3)
+            f"{bank}'s statistics as they were.",
+            stacklevel=3)
 
 
 def _call(model: nn.Module, batch: Any) -> Any:
@@ -71,7 +76,9 @@ def _call(model: nn.Module, batch: Any) -> Any:
 
 
 @torch.no_grad()
-def calibrate_bank(model: nn.Module, batches: Iterable, bank: int,
+def calibrate_bank(model: nn.Module,
+                   batches: Iterable,
+                   bank: int,
                    from_bank: Optional[int] = None) -> int:
     """Estimate bank ``bank``'s running statistics from unlabeled batches.
 
@@ -120,9 +127,12 @@ def calibrate_bank(model: nn.Module, batches: Iterable, bank: int,
     """
     stats = _check(model, bank, from_bank)
     layers = [m for m in model.modules() if isinstance(m, ConsistentNorm)]
-    saved = {id(t): t.clone() for m in layers for t in (
-        m.weight, m.bias, m.running_mean, m.running_var,
-        m.num_batches_tracked) if t is not None}
+    saved = {
+        id(t): t.clone()
+        for m in layers
+        for t in (m.weight, m.bias, m.running_mean, m.running_var,
+                  m.num_batches_tracked) if t is not None
+    }
     modes = [(m, m.training) for m in model.modules()]
     momenta = [(m, m.momentum) for m in stats]
     reached = set()

@@ -42,23 +42,33 @@ def plain_norm_cfg(layer: nn.Module, where: str = 'module') -> dict:
                 'track_running_stats=True; CN wraps IN without running '
                 'statistics only. Build it with track_running_stats=False '
                 '(the default) or convert it to a BatchNorm first.')
-        return dict(type=_kind(_INSTANCE_TYPES, layer), eps=layer.eps,
-                    affine=layer.affine)
+        return dict(
+            type=_kind(_INSTANCE_TYPES, layer),
+            eps=layer.eps,
+            affine=layer.affine)
     if isinstance(layer, _BatchNorm):
-        return dict(type=_kind(_BATCH_TYPES, layer), eps=layer.eps,
-                    momentum=layer.momentum, affine=layer.affine,
-                    track_running_stats=layer.track_running_stats)
+        return dict(
+            type=_kind(_BATCH_TYPES, layer),
+            eps=layer.eps,
+            momentum=layer.momentum,
+            affine=layer.affine,
+            track_running_stats=layer.track_running_stats)
     if isinstance(layer, nn.GroupNorm):
-        return dict(type='GN', num_groups=layer.num_groups, eps=layer.eps,
-                    affine=layer.affine)
+        return dict(
+            type='GN',
+            num_groups=layer.num_groups,
+            eps=layer.eps,
+            affine=layer.affine)
     if isinstance(layer, nn.LayerNorm):
         if layer.weight is not None and layer.bias is None:
             raise ValueError(
                 f'convert_cn: {where} is a LayerNorm with bias=False; CN '
                 'holds LN with both weight and bias per domain, or neither '
                 '(elementwise_affine=False).')
-        return dict(type='LN', eps=layer.eps,
-                    elementwise_affine=layer.weight is not None)
+        return dict(
+            type='LN',
+            eps=layer.eps,
+            elementwise_affine=layer.weight is not None)
     raise ValueError(f'convert_cn: {where} ({type(layer).__name__}) is not a '
                      'norm layer CN can wrap (BN, SyncBN, GN, LN, IN).')
 
@@ -66,22 +76,27 @@ def plain_norm_cfg(layer: nn.Module, where: str = 'module') -> dict:
 def _convert_layer(layer: nn.Module, num_domains: int, eval_domain: int,
                    where: str) -> ConsistentNorm:
     """The CN layer whose every bank holds ``layer``'s state."""
-    num_features = (tuple(layer.normalized_shape) if isinstance(
-        layer, nn.LayerNorm) else layer.num_channels if isinstance(
-            layer, nn.GroupNorm) else layer.num_features)
-    cn = ConsistentNorm(num_features, num_domains=num_domains,
-                        eval_domain=eval_domain,
-                        norm_cfg=plain_norm_cfg(layer, where))
-    floats = [t for t in list(layer.parameters()) + list(layer.buffers())
-              if t.is_floating_point()]
+    num_features = (
+        tuple(layer.normalized_shape)
+        if isinstance(layer, nn.LayerNorm) else layer.num_channels
+        if isinstance(layer, nn.GroupNorm) else layer.num_features)
+    cn = ConsistentNorm(
+        num_features,
+        num_domains=num_domains,
+        eval_domain=eval_domain,
+        norm_cfg=plain_norm_cfg(layer, where))
+    floats = [
+        t for t in list(layer.parameters()) + list(layer.buffers())
+        if t.is_floating_point()
+    ]
     if floats:  # the plain layer's device and dtype (e.g. float64, CUDA)
         cn.to(floats[0])
     with torch.no_grad():
         for name, tensor in list(layer.named_parameters(recurse=False)) + \
                 list(layer.named_buffers(recurse=False)):
             if tensor is not None and getattr(cn, name, None) is not None:
-                getattr(cn, name).copy_(tensor.unsqueeze(0).expand_as(
-                    getattr(cn, name)))
+                getattr(cn, name).copy_(
+                    tensor.unsqueeze(0).expand_as(getattr(cn, name)))
     for name, param in layer.named_parameters(recurse=False):
         getattr(cn, name).requires_grad_(param.requires_grad)
     if getattr(layer, 'process_group', None) is not None:
@@ -90,7 +105,8 @@ def _convert_layer(layer: nn.Module, num_domains: int, eval_domain: int,
     return cn.train(layer.training)
 
 
-def convert_cn(module: nn.Module, num_domains: int,
+def convert_cn(module: nn.Module,
+               num_domains: int,
                eval_domain: int = 0) -> nn.Module:
     """Replace every norm layer of a PyTorch model by a CN layer.
 
@@ -129,8 +145,8 @@ def convert_cn(module: nn.Module, num_domains: int,
             track_running_stats, a LayerNorm with weight but no bias); the
             message names the layer. Nothing is changed then.
     """
-    if isinstance(num_domains, bool) or not isinstance(
-            num_domains, int) or num_domains < 1:
+    if isinstance(num_domains,
+                  bool) or not isinstance(num_domains, int) or num_domains < 1:
         raise ValueError('convert_cn needs num_domains >= 1 (one bank per '
                          f'domain), got {num_domains!r}.')
     if not isinstance(eval_domain, int) or not 0 <= eval_domain < num_domains:

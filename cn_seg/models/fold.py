@@ -8,12 +8,16 @@ from .routing import disable_domain_routing
 
 def _fold_layer(layer: ConsistentNorm, domain: int) -> nn.Module:
     plain = build_plain_norm(layer.norm_cfg, layer.num_features)
-    floats = [t for t in list(layer.parameters()) + list(layer.buffers())
-              if t.is_floating_point()]
+    floats = [
+        t for t in list(layer.parameters()) + list(layer.buffers())
+        if t.is_floating_point()
+    ]
     if floats:  # the layer's device and dtype (e.g. a float64 model)
         plain.to(floats[0])
-    state = {name: tensor[domain]
-             for name, tensor in layer.state_dict().items()}
+    state = {
+        name: tensor[domain]
+        for name, tensor in layer.state_dict().items()
+    }
     plain.load_state_dict(state)
     for name, param in plain.named_parameters():
         param.requires_grad = getattr(layer, name).requires_grad

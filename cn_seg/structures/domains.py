@@ -96,8 +96,7 @@ def concat_ranges(dataset: Any) -> List[range]:
     Raises:
         TypeError: If ``dataset`` is not a concatenation of datasets.
     """
-    sizes: Optional[Sequence[int]] = getattr(dataset, 'cumulative_sizes',
-                                             None)
+    sizes: Optional[Sequence[int]] = getattr(dataset, 'cumulative_sizes', None)
     if sizes is None:
         raise TypeError(
             f'{type(dataset).__name__} is not a concatenation of datasets '

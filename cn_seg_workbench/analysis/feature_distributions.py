@@ -100,8 +100,9 @@ def default_layer(model: nn.Module, stage: str = DEFAULT_STAGE) -> str:
     Raises:
         ValueError: If ``stage`` does not exist or holds no norm layer.
     """
-    module = _submodule(model, stage, 'the stage whose last norm layer is '
-                        'the default layer')
+    module = _submodule(
+        model, stage, 'the stage whose last norm layer is '
+        'the default layer')
     names = [
         f'{stage}.{name}' for name, m in module.named_modules()
         if name and isinstance(m, NORM_TYPES)
@@ -200,8 +201,10 @@ def collect_features(model: nn.Module,
                 try:
                     with torch.no_grad(), domain_routing(
                             model, tags.domain_idx, tags.names):
-                        model(batch['inputs'], batch['data_samples'],
-                              mode='tensor')
+                        model(
+                            batch['inputs'],
+                            batch['data_samples'],
+                            mode='tensor')
                 except _Captured:
                     pass
                 if not captured:
@@ -210,8 +213,8 @@ def collect_features(model: nn.Module,
                 rows = captured[0].float().cpu().numpy()
                 keep = max(1, max_values // (counts[name] * rows.shape[1]))
                 if rows.shape[0] > keep:
-                    rows = rows[np.sort(rng.choice(rows.shape[0], keep,
-                                                   replace=False))]
+                    rows = rows[np.sort(
+                        rng.choice(rows.shape[0], keep, replace=False))]
                 chunks.append(rows)
                 bar.update()
             values[name] = np.concatenate(chunks)
@@ -242,23 +245,30 @@ def distribution_figure(panels: Dict[str, Dict[str, np.ndarray]],
     """
     plt = pyplot()
 
-    everything = np.concatenate([
-        np.ravel(v) for domains in panels.values() for v in domains.values()
-    ])
+    everything = np.concatenate(
+        [np.ravel(v) for domains in panels.values() for v in domains.values()])
     low, high = np.percentile(everything, [0.5, 99.5])
     if high <= low:
         high = low + 1.0
     edges = np.linspace(low, high, bins + 1)
-    fig, axes = plt.subplots(1, len(panels), sharex=True, sharey=True,
-                             squeeze=False,
-                             figsize=(1 + 5 * len(panels), 4.5))
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        figsize=(1 + 5 * len(panels), 4.5))
     for ax, (model, domains) in zip(axes[0], panels.items()):
         for name, domain_values in domains.items():
             flat = np.ravel(domain_values)
-            ax.hist(flat, bins=edges, density=True, histtype='step',
-                    linewidth=1.8,
-                    label=f'{name}: mean {flat.mean():.3f}, '
-                    f'std {flat.std():.3f}')
+            ax.hist(
+                flat,
+                bins=edges,
+                density=True,
+                histtype='step',
+                linewidth=1.8,
+                label=f'{name}: mean {flat.mean():.3f}, '
+                f'std {flat.std():.3f}')
         ax.set_yscale(yscale)
         ax.set_xlabel('feature value')
         ax.set_title((titles or {}).get(model, model), fontsize='medium')

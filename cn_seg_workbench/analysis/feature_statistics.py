@@ -23,11 +23,13 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from .markdown import format_table
 
 
-def domain_statistics(values: Dict[str, np.ndarray]
-                      ) -> Dict[str, Tuple[float, float]]:
+def domain_statistics(
+        values: Dict[str, np.ndarray]) -> Dict[str, Tuple[float, float]]:
     """``{domain: (mean, std)}`` over all values of each domain."""
-    return {name: (float(np.mean(v)), float(np.std(v)))
-            for name, v in values.items()}
+    return {
+        name: (float(np.mean(v)), float(np.std(v)))
+        for name, v in values.items()
+    }
 
 
 def channel_gap(a: np.ndarray, b: np.ndarray) -> float:
@@ -49,13 +51,16 @@ def channel_gap(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(gap[used] / scale[used])) if used.any() else math.nan
 
 
-def domain_distances(values: Dict[str, np.ndarray]
-                     ) -> Dict[Tuple[str, str], Tuple[float, float]]:
+def domain_distances(
+    values: Dict[str,
+                 np.ndarray]) -> Dict[Tuple[str, str], Tuple[float, float]]:
     """``{(a, b): (W1 of the pooled values, channel gap)}`` per pair."""
-    return {(a, b): (float(wasserstein_distance(np.ravel(values[a]),
-                                                np.ravel(values[b]))),
-                     channel_gap(values[a], values[b]))
-            for a, b in combinations(values, 2)}
+    return {
+        (a, b):
+        (float(wasserstein_distance(np.ravel(values[a]), np.ravel(values[b]))),
+         channel_gap(values[a], values[b]))
+        for a, b in combinations(values, 2)
+    }
 
 
 def own_statistics_reference(module: nn.Module,
@@ -91,9 +96,11 @@ def _cell(value: Optional[float]) -> str:
     return '-' if value is None else f'{value:.3f}'
 
 
-def statistics_tables(models: Dict[str, Dict[str, np.ndarray]],
-                      references: Optional[Dict[str, Dict[str, Optional[
-                          Tuple[float, float]]]]] = None) -> str:
+def statistics_tables(
+    models: Dict[str, Dict[str, np.ndarray]],
+    references: Optional[Dict[str, Dict[str, Optional[Tuple[float,
+                                                            float]]]]] = None
+) -> str:
     """Markdown tables of :func:`domain_statistics` and distances.
 
     Args:
@@ -111,12 +118,20 @@ def statistics_tables(models: Dict[str, Dict[str, np.ndarray]],
     for model, values in models.items():
         for name, (mean, std) in domain_statistics(values).items():
             ref = references.get(model, {}).get(name)
-            rows.append([model, name, f'{mean:.3f}', f'{std:.3f}',
-                         _cell(ref and ref[0]), _cell(ref and ref[1])])
-    header = ['model', 'domain', 'mean', 'std',
-              'mean if normalized with its own statistics', 'std if so']
+            rows.append([
+                model, name, f'{mean:.3f}', f'{std:.3f}',
+                _cell(ref and ref[0]),
+                _cell(ref and ref[1])
+            ])
+    header = [
+        'model', 'domain', 'mean', 'std',
+        'mean if normalized with its own statistics', 'std if so'
+    ]
     distances = [[model, f'{a} vs {b}', f'{w1:.3f}', f'{gap:.3f}']
                  for model, values in models.items()
                  for (a, b), (w1, gap) in domain_distances(values).items()]
-    return format_table(header, rows, left=2) + '\n' + format_table(
-        ['model', 'domains', 'W1 distance', 'channel gap'], distances, left=2)
+    return format_table(
+        header, rows, left=2) + '\n' + format_table(
+            ['model', 'domains', 'W1 distance', 'channel gap'],
+            distances,
+            left=2)

@@ -9,8 +9,9 @@ def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``), else what Python knows."""
     try:
         with open('/proc/cpuinfo') as f:
-            return next(line.split(':', 1)[1].strip() for line in f
-                        if line.startswith('model name'))
+            return next(
+                line.split(':', 1)[1].strip() for line in f
+                if line.startswith('model name'))
     except (OSError, StopIteration):
         return platform.processor() or platform.machine() or 'unknown CPU'
 

@@ -2,7 +2,8 @@
 from typing import Sequence
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]],
+def format_table(header: Sequence[str],
+                 rows: Sequence[Sequence[str]],
                  left: int = 1) -> str:
     """A GitHub-flavoured Markdown table.
 

@@ -56,13 +56,16 @@ def class_table(runs: Sequence[RunResult]) -> str:
     classes = _check_same_classes(runs)
     first = runs[0]
     header = ['class'] + [run.name for run in runs] + [
-        f'Δ {run.name} vs {first.name}' for run in runs[1:]]
+        f'Δ {run.name} vs {first.name}' for run in runs[1:]
+    ]
     columns = [_values(run, classes) for run in runs]
     rows = []
     for i, name in enumerate(classes + ['mIoU']):
         cells = [name] + [_fmt(column[i]) for column in columns]
-        cells += [_fmt(column[i] - columns[0][i], signed=True)
-                  for column in columns[1:]]
+        cells += [
+            _fmt(column[i] - columns[0][i], signed=True)
+            for column in columns[1:]
+        ]
         rows.append(cells)
     return format_table(header, rows)
 
@@ -112,8 +115,15 @@ def _bars(ax, groups: Sequence[str], series: Sequence[tuple]) -> None:
         ax.bar(offsets, values, width, label=label, color=color)  # NaN: none
         for offset, value in zip(offsets, values):
             if math.isnan(value):
-                ax.text(offset, 0, 'n/a', rotation=90, ha='center',
-                        va='bottom', fontsize=6, color=color)
+                ax.text(
+                    offset,
+                    0,
+                    'n/a',
+                    rotation=90,
+                    ha='center',
+                    va='bottom',
+                    fontsize=6,
+                    color=color)
     ax.set_xticks(x)
     ax.set_xticklabels(groups, rotation=45, ha='right')
     ax.grid(axis='y', alpha=0.3)
@@ -141,12 +151,16 @@ def bar_figure(runs: Sequence[RunResult]):
     colors = [colors[i % len(colors)] for i in range(len(runs))]
     panels = 2 if len(runs) > 1 else 1
     fig, axes = plt.subplots(
-        panels, 1, sharex=True, squeeze=False,
+        panels,
+        1,
+        sharex=True,
+        squeeze=False,
         figsize=(max(8, 0.6 * len(groups)), 4.5 if panels == 1 else 7.5))
     top = axes[0, 0]
-    _bars(top, groups, [(f'{run.name} ({_fmt(run.miou)} mIoU)',
-                         _values(run, classes), color)
-                        for run, color in zip(runs, colors)])
+    _bars(
+        top, groups,
+        [(f'{run.name} ({_fmt(run.miou)} mIoU)', _values(run, classes), color)
+         for run, color in zip(runs, colors)])
     top.set_ylabel('IoU (%)')
     top.set_ylim(0, 100)
     top.set_title(f'Per-class IoU on {runs[0].domain}')
@@ -154,10 +168,10 @@ def bar_figure(runs: Sequence[RunResult]):
     if panels == 2:
         bottom = axes[1, 0]
         first = _values(runs[0], classes)
-        _bars(bottom, groups, [
-            (f'{run.name} - {runs[0].name}',
-             [v - f for v, f in zip(_values(run, classes), first)], color)
-            for run, color in zip(runs[1:], colors[1:])])
+        _bars(bottom, groups,
+              [(f'{run.name} - {runs[0].name}',
+                [v - f for v, f in zip(_values(run, classes), first)], color)
+               for run, color in zip(runs[1:], colors[1:])])
         bottom.axhline(0, color='black', linewidth=0.8)
         bottom.set_ylabel(f'Δ IoU vs {runs[0].name} (points)')
         bottom.legend(loc='upper right', fontsize='small')

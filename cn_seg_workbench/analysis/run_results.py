@@ -43,8 +43,8 @@ class RunResult:
 def _test_results(work_dir: str) -> List[Tuple[str, dict]]:
     """``(path, metrics)`` of every test run in ``work_dir``, oldest first."""
     found = []
-    for path in sorted(glob.glob(osp.join(work_dir, _TIMESTAMP,
-                                          _TIMESTAMP + '.json'))):
+    for path in sorted(
+            glob.glob(osp.join(work_dir, _TIMESTAMP, _TIMESTAMP + '.json'))):
         if osp.basename(osp.dirname(path)) + '.json' != osp.basename(path):
             continue
         with open(path) as f:
@@ -55,8 +55,9 @@ def _test_results(work_dir: str) -> List[Tuple[str, dict]]:
 def _val_results(work_dir: str) -> List[Tuple[str, dict]]:
     """``(path, metrics)`` of every validation logged in ``work_dir``."""
     found = []
-    for path in sorted(glob.glob(osp.join(work_dir, _TIMESTAMP, 'vis_data',
-                                          'scalars.json'))):
+    for path in sorted(
+            glob.glob(
+                osp.join(work_dir, _TIMESTAMP, 'vis_data', 'scalars.json'))):
         with open(path) as f:
             for line in f:
                 record = json.loads(line)
@@ -75,7 +76,8 @@ def _domains(metrics: dict) -> List[str]:
     return domains
 
 
-def read_run(work_dir: str, name: Optional[str] = None,
+def read_run(work_dir: str,
+             name: Optional[str] = None,
              domain: Optional[str] = None) -> RunResult:
     """The final per-class evaluation of the run in ``work_dir``.
 

@@ -36,8 +36,10 @@ def mean_run(name: str, runs: Sequence[RunResult]) -> RunResult:
     return RunResult(
         name=name,
         domain=runs[0].domain,
-        class_iou={c: _nanmean([r.class_iou[c] for r in runs])
-                   for c in classes},
+        class_iou={
+            c: _nanmean([r.class_iou[c] for r in runs])
+            for c in classes
+        },
         miou=_nanmean([r.miou for r in runs]),
         source=', '.join(r.source for r in runs),
         step=runs[0].step)
@@ -61,8 +63,8 @@ def mean_std(values: Sequence[float]) -> str:
     return f'{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}'
 
 
-def per_class_spread(variants: Sequence[Tuple[str, Sequence[RunResult]]]
-                     ) -> str:
+def per_class_spread(
+        variants: Sequence[Tuple[str, Sequence[RunResult]]]) -> str:
     """Classes as rows, variants as columns, ``mean ± std`` IoU (%) cells.
 
     Args:
@@ -73,11 +75,12 @@ def per_class_spread(variants: Sequence[Tuple[str, Sequence[RunResult]]]
         str: A Markdown table, mIoU as the last row.
     """
     classes = list(variants[0][1][0].class_iou)
-    rows = [[c] + [mean_std([r.class_iou[c] for r in runs])
-                   for _, runs in variants] for c in classes]
-    rows.append(['**mIoU**'] + [
-        f'**{mean_std([r.miou for r in runs])}**' for _, runs in variants
-    ])
+    rows = [[c] +
+            [mean_std([r.class_iou[c] for r in runs]) for _, runs in variants]
+            for c in classes]
+    rows.append(
+        ['**mIoU**'] +
+        [f'**{mean_std([r.miou for r in runs])}**' for _, runs in variants])
     return format_table(['class'] + [name for name, _ in variants], rows)
 
 
@@ -100,8 +103,7 @@ def miou_by_domain(variants: Sequence[Tuple[str, Dict[str, List[float]]]],
     return format_table(['variant'] + list(domains), rows)
 
 
-def bank_matrix(miou: Dict[str, List[float]],
-                cells: Dict[str, Dict[str, str]],
+def bank_matrix(miou: Dict[str, List[float]], cells: Dict[str, Dict[str, str]],
                 banks: Sequence[str]) -> str:
     """The bank x domain matrix of one CN variant, ``mean ± std`` mIoU.
 
@@ -115,6 +117,7 @@ def bank_matrix(miou: Dict[str, List[float]],
     Returns:
         str: A Markdown table, ``n/a`` where a cell was not evaluated.
     """
-    rows = [[val_set] + [mean_std(miou.get(row.get(b, ''), [])) for b in banks]
+    rows = [[val_set] +
+            [mean_std(miou.get(row.get(b, ''), [])) for b in banks]
             for val_set, row in cells.items()]
     return format_table(['val set \\ bank'] + list(banks), rows)

@@ -21,8 +21,8 @@ def _frames(data: str) -> str:
     return ', '.join(counts)
 
 
-def report(experiment: Experiment, results: Dict[str, List[dict]],
-           out: str, data: str, iters: int, seeds: int, wall: float,
+def report(experiment: Experiment, results: Dict[str, List[dict]], out: str,
+           data: str, iters: int, seeds: int, wall: float,
            command: str) -> str:
     """Write ``out``/table.md, the chart and results.json.
 
@@ -44,23 +44,24 @@ def report(experiment: Experiment, results: Dict[str, List[dict]],
     runs = {n: [r['domains'][MAIN_DOMAIN] for r in results[n]] for n in names}
     means = [mean_run(n, runs[n]) for n in names]
     miou = {
-        n: {d: [r['domains'][d].miou for r in results[n]
-                if d in r['domains']] for d in experiment.domains}
+        n: {
+            d: [r['domains'][d].miou for r in results[n] if d in r['domains']]
+            for d in experiment.domains
+        }
         for n in names
     }
     seed_list = ', '.join(str(s) for s in range(seeds))
     run_times = [r['seconds'] for n in names for r in results[n]]
     parts = [
-        f'# {experiment.title}\n',
-        f'Command: `{command}`'
+        f'# {experiment.title}\n', f'Command: `{command}`'
         f'  \nMachine: {describe_machine()}  \nWall time: {wall / 60:.1f} min '
         f'({len(run_times)} runs, {min(run_times):.0f}-'
         f'{max(run_times):.0f} s each)  \nSchedule: {iters} '
         f'iteration(s) per run, seeds {seed_list}  \nData: '
         f'{osp.abspath(data)} ({_frames(data)})\n',
         f'## Per-class IoU (%) on the real val set ({MAIN_DOMAIN}), mean '
-        f'over {seeds} seed(s)\n', markdown_table(means),
-        '## Mean ± std over seeds\n',
+        f'over {seeds} seed(s)\n',
+        markdown_table(means), '## Mean ± std over seeds\n',
         per_class_spread([(n, runs[n]) for n in names]),
         '## mIoU (%) by evaluated domain, mean ± std\n',
         miou_by_domain([(n, miou[n]) for n in names], experiment.domains)
@@ -68,17 +69,30 @@ def report(experiment: Experiment, results: Dict[str, List[dict]],
     cn = experiment.matrix_variant
     if cn in miou:
         banks = list(next(iter(experiment.matrix.values())))
-        parts += [f'## Bank x domain: {cn}, mIoU (%)\n',
-                  bank_matrix(miou[cn], experiment.matrix, banks)]
+        parts += [
+            f'## Bank x domain: {cn}, mIoU (%)\n',
+            bank_matrix(miou[cn], experiment.matrix, banks)
+        ]
     text = '\n'.join(parts)
     os.makedirs(out, exist_ok=True)
     with open(osp.join(out, 'table.md'), 'w') as f:
         f.write(text)
     bar_chart(means, osp.join(out, 'per_class_iou.png'))
     with open(osp.join(out, 'results.json'), 'w') as f:
-        json.dump({n: [dict(seed=r['seed'], seconds=r['seconds'],
-                            work_dir=r['work_dir'],
-                            domains={d: dict(mIoU=v.miou, IoU=v.class_iou)
-                                     for d, v in r['domains'].items()})
-                       for r in results[n]] for n in names}, f, indent=1)
+        json.dump(
+            {
+                n: [
+                    dict(
+                        seed=r['seed'],
+                        seconds=r['seconds'],
+                        work_dir=r['work_dir'],
+                        domains={
+                            d: dict(mIoU=v.miou, IoU=v.class_iou)
+                            for d, v in r['domains'].items()
+                        }) for r in results[n]
+                ]
+                for n in names
+            },
+            f,
+            indent=1)
     return text

@@ -12,7 +12,6 @@ from typing import Dict, Sequence
 from mmengine.config import Config
 
 from cn_seg.openmmlab.engine.run_config import build_runner
-
 from ..analysis.run_results import RunResult, read_run
 from .variants import CONFIG_DATA
 
@@ -30,7 +29,11 @@ def _redirect(node, data: str) -> None:
             _redirect(value, data)
 
 
-def run_config(config: str, work_dir: str, seed: int, iters: int, data: str,
+def run_config(config: str,
+               work_dir: str,
+               seed: int,
+               iters: int,
+               data: str,
                quick: bool = False) -> Config:
     """The variant's config with this run's schedule, seed and data.
 
@@ -60,12 +63,12 @@ def run_config(config: str, work_dir: str, seed: int, iters: int, data: str,
         if scheduler.get('end') == old_iters:
             scheduler['end'] = iters
     if quick:  # nothing to keep
-        cfg.default_hooks.checkpoint.update(interval=iters + 1,
-                                            save_last=False)
+        cfg.default_hooks.checkpoint.update(
+            interval=iters + 1, save_last=False)
     else:
         cfg.default_hooks.checkpoint.update(interval=iters, max_keep_ckpts=1)
-    cfg.default_hooks.logger.interval = min(
-        cfg.default_hooks.logger.interval, iters)
+    cfg.default_hooks.logger.interval = min(cfg.default_hooks.logger.interval,
+                                            iters)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         _redirect(cfg[key], osp.abspath(data))
         if quick:

@@ -30,7 +30,8 @@ class Experiment:
 
 
 EXPERIMENTS = {
-    'table6': Experiment(
+    'table6':
+    Experiment(
         title='Table 6 in miniature: BN vs CN on a real and a rendered '
         'synthetic domain',
         variants=[
@@ -57,7 +58,8 @@ EXPERIMENTS = {
             },
         },
         matrix_variant='4 CN, both'),
-    'multiscale': Experiment(
+    'multiscale':
+    Experiment(
         title='Transform-defined domains: two views of each real crop '
         '(full size; half size, padded)',
         variants=[
@@ -67,6 +69,8 @@ EXPERIMENTS = {
              'cn_deeplabv3_r18-d8_1xb2-400_synthetic-cs-multiscale-64x128'
              '.py'),
         ],
-        domains=['cityscapes', 'cityscapes-0.5x', 'cityscapes-0.5x-bank0',
-                 'cityscapes-0.5x-pad', 'cityscapes-0.5x-pad-bank0']),
+        domains=[
+            'cityscapes', 'cityscapes-0.5x', 'cityscapes-0.5x-bank0',
+            'cityscapes-0.5x-pad', 'cityscapes-0.5x-pad-bank0'
+        ]),
 }

@@ -68,10 +68,12 @@ def _count_triton_launches(kernels: Counter) -> Iterator[None]:
     originals = {cls: cls.run for cls in (JITFunction, InterpretedFunction)}
 
     def counting(original):
+
         def run(self, *args, **kwargs):
             kernels[getattr(self.fn, '__name__', str(self.fn))] += 1
             with _disable_current_modes():  # the interpreter's own copies
                 return original(self, *args, **kwargs)
+
         return run
 
     for cls, original in originals.items():

@@ -31,21 +31,19 @@ class PerDomainNorm(nn.Module):
     def from_cn(cls, cn: ConsistentNorm) -> 'PerDomainNorm':
         """Plain layers holding copies of each bank of ``cn`` (same mode)."""
         from cn_seg.models import fold_cn
-        return cls([fold_cn(copy.deepcopy(cn), k)
-                    for k in range(cn.num_domains)])
+        return cls(
+            [fold_cn(copy.deepcopy(cn), k) for k in range(cn.num_domains)])
 
-    def forward(self, x: torch.Tensor,
-                domain_idx: Union[Sequence[int], torch.Tensor]
-                ) -> torch.Tensor:
+    def forward(
+            self, x: torch.Tensor,
+            domain_idx: Union[Sequence[int], torch.Tensor]) -> torch.Tensor:
         """Normalize sample ``i`` with ``banks[domain_idx[i]]``."""
-        return per_domain(x, domain_idx,
-                          lambda k, xs: self.banks[k](xs))
+        return per_domain(x, domain_idx, lambda k, xs: self.banks[k](xs))
 
 
-def per_domain(x: torch.Tensor, domain_idx: Union[Sequence[int],
-                                                  torch.Tensor],
-               norm: Callable[[int, torch.Tensor], torch.Tensor]
-               ) -> torch.Tensor:
+def per_domain(
+        x: torch.Tensor, domain_idx: Union[Sequence[int], torch.Tensor],
+        norm: Callable[[int, torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """``norm(k, samples of domain k)`` for each domain, put back in place.
 
     Args:

@@ -21,8 +21,11 @@ from cn_seg.openmmlab.datasets.cityscapes_labels import (CLASSES,
                                                          PALETTE)
 
 #: Colours of the ignored labels the scenes use (Cityscapes' colours).
-_OTHER_COLOURS = {'parking': (250, 170, 160), 'static': (111, 74, 0),
-                  'ego vehicle': (40, 40, 40)}
+_OTHER_COLOURS = {
+    'parking': (250, 170, 160),
+    'static': (111, 74, 0),
+    'ego vehicle': (40, 40, 40)
+}
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,36 @@ class Style:
     jitter: float
 
 
-REAL = Style(saturation=0.65, brightness=0.8, gamma=1.15, cast=(0, 4, 10),
-             blur=0.8, sharpen=0., noise=7., texture=5., jitter=16.)
-RENDERED = Style(saturation=1.35, brightness=1.05, gamma=0.8,
-                 cast=(20, 6, -16), blur=0., sharpen=0.8, noise=2.,
-                 texture=16., jitter=10.)
-SYNTHIA = Style(saturation=1.1, brightness=0.95, gamma=0.9, cast=(-12, 0, 16),
-                blur=0.4, sharpen=0.3, noise=3., texture=9., jitter=12.)
+REAL = Style(
+    saturation=0.65,
+    brightness=0.8,
+    gamma=1.15,
+    cast=(0, 4, 10),
+    blur=0.8,
+    sharpen=0.,
+    noise=7.,
+    texture=5.,
+    jitter=16.)
+RENDERED = Style(
+    saturation=1.35,
+    brightness=1.05,
+    gamma=0.8,
+    cast=(20, 6, -16),
+    blur=0.,
+    sharpen=0.8,
+    noise=2.,
+    texture=16.,
+    jitter=10.)
+SYNTHIA = Style(
+    saturation=1.1,
+    brightness=0.95,
+    gamma=0.9,
+    cast=(-12, 0, 16),
+    blur=0.4,
+    sharpen=0.3,
+    noise=3.,
+    texture=9.,
+    jitter=12.)
 
 
 def _base_colour(label: str) -> np.ndarray:
@@ -72,8 +98,7 @@ def _stripes(width: int, height: int) -> np.ndarray:
     k = np.arange(len(NAME_TO_LABEL_ID), dtype=np.float32)[:, None, None]
     angle, period = k * 0.9, 3.0 + (k % 5) * 2.0
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    return np.sin(2 * np.pi * (x * np.cos(angle) + y * np.sin(angle)) /
-                  period)
+    return np.sin(2 * np.pi * (x * np.cos(angle) + y * np.sin(angle)) / period)
 
 
 def render(objects: Sequence[Tuple[str, list]], width: int, height: int,
@@ -100,8 +125,8 @@ def render(objects: Sequence[Tuple[str, list]], width: int, height: int,
     colours += rng.normal(0, style.jitter, colours.shape).astype(np.float32)
     label_ids = np.array([NAME_TO_LABEL_ID[n] for n in labels])[index]
     y, x = np.mgrid[0:height, 0:width]
-    img = colours[index] + style.texture * _stripes(width, height)[
-        label_ids, y, x][..., None]
+    img = colours[index] + style.texture * _stripes(
+        width, height)[label_ids, y, x][..., None]
     grey = img.mean(axis=2, keepdims=True)
     img = grey + style.saturation * (img - grey)
     img = 255 * (np.clip(img * style.brightness, 0, 255) / 255)**style.gamma

@@ -24,18 +24,16 @@ import os.path as osp
 from typing import Dict, Sequence
 
 import cv2
-
 import numpy as np
 from PIL import Image
 from scipy.io import savemat
 
-from cn_seg.openmmlab.datasets.cityscapes_labels import label_id_palette
 from cn_seg.openmmlab.datasets.cityscapes_labels import (CLASSES,
-                                                        TRAIN_LABEL_IDS)
+                                                         TRAIN_LABEL_IDS,
+                                                         label_id_palette)
 from cn_seg.openmmlab.datasets.converters.polygons import draw_objects
 from cn_seg.openmmlab.datasets.synthia_labels import \
     TRAIN_LABEL_IDS as SYNTHIA_IDS
-
 from .appearance import REAL, RENDERED, SYNTHIA, render
 from .scene import street_layout
 
@@ -64,10 +62,12 @@ def _frame(seed: int, domain: int, split: str, index: int, size,
     layout = street_layout(rng)
     if ego_vehicle:  # the camera car's hood, ignored like in Cityscapes
         t = np.linspace(np.pi, 2 * np.pi, 13)
-        layout.append(('ego vehicle', list(zip(0.5 + 0.7 * np.cos(t),
-                                               1.04 + 0.1 * np.sin(t)))))
-    objects = [(label, [[int(round(x * width)), int(round(y * height))]
-                        for x, y in polygon]) for label, polygon in layout]
+        layout.append(
+            ('ego vehicle',
+             list(zip(0.5 + 0.7 * np.cos(t), 1.04 + 0.1 * np.sin(t)))))
+    objects = [(label, [[int(round(x * width)),
+                         int(round(y * height))] for x, y in polygon])
+               for label, polygon in layout]
     return rng, objects, draw_objects(
         [dict(label=n, polygon=p) for n, p in objects], width, height)
 
@@ -93,8 +93,9 @@ def write_cityscapes(root: str, seed: int, counts: Dict[str, int]) -> None:
             gt_dir = osp.join(root, 'gtFine', split, city)
             os.makedirs(img_dir, exist_ok=True)
             os.makedirs(gt_dir, exist_ok=True)
-            _save(render(objects, width, height, REAL, rng),
-                  osp.join(img_dir, f'{stem}_leftImg8bit.png'))
+            _save(
+                render(objects, width, height, REAL, rng),
+                osp.join(img_dir, f'{stem}_leftImg8bit.png'))
             _save(label_ids, osp.join(gt_dir, f'{stem}_gtFine_labelIds.png'))
             annotation = dict(
                 imgHeight=height,
@@ -117,14 +118,14 @@ def write_gta5(root: str, seed: int, counts: Dict[str, int]) -> None:
         for i in range(num):
             frame += 1
             ids[f'{split}Ids'].append(frame)
-            rng, objects, label_ids = _frame(seed, 1, split, i,
-                                             RENDERED_SIZE, False)
-            _save(render(objects, width, height, RENDERED, rng),
-                  osp.join(root, 'images', f'{frame:05d}.png'))
+            rng, objects, label_ids = _frame(seed, 1, split, i, RENDERED_SIZE,
+                                             False)
+            _save(
+                render(objects, width, height, RENDERED, rng),
+                osp.join(root, 'images', f'{frame:05d}.png'))
             if frame == MISSING_LABEL:
                 continue
-            label = Image.frombytes('P', (width, height),
-                                    label_ids.tobytes())
+            label = Image.frombytes('P', (width, height), label_ids.tobytes())
             if frame == WRONG_SIZE_LABEL:
                 label = label.resize((width - 8, height - 4), Image.NEAREST)
             label.putpalette(label_id_palette())
@@ -152,8 +153,9 @@ def write_synthia(root: str, seed: int, counts: Dict[str, int]) -> None:
         rng, objects, label_ids = _frame(seed, 2, 'train', i, SYNTHIA_SIZE,
                                          False)
         name = f'{i:07d}'
-        _save(render(objects, width, height, SYNTHIA, rng),
-              osp.join(root, 'RGB', f'{name}.png'))
+        _save(
+            render(objects, width, height, SYNTHIA, rng),
+            osp.join(root, 'RGB', f'{name}.png'))
         class_ids = lut[label_ids]
         instance = (class_ids > 0) * np.uint16(1 + i)
         # OpenCV writes 16-bit PNGs in BGR order: class id last (red).
@@ -168,8 +170,10 @@ def _save_split(path: str, ids: Dict[str, list]) -> None:
     text there keeps the generator's output a function of its seed alone.
     """
     buffer = io.BytesIO()
-    savemat(buffer, {k: np.array(v, dtype=np.float64).reshape(-1, 1)
-                     for k, v in ids.items()})
+    savemat(buffer, {
+        k: np.array(v, dtype=np.float64).reshape(-1, 1)
+        for k, v in ids.items()
+    })
     data = bytearray(buffer.getvalue())
     data[:116] = b'MATLAB 5.0 MAT-file, cn_seg synthetic domains'.ljust(
         116, b' ')
@@ -208,8 +212,8 @@ def make_synthetic_domains(
             'training frames (GTA5 frames 2 and 3 are the faulty ones) and '
             'a non-negative number of validation frames.')
     counts = dict(train=num_train, val=num_val)
-    writers = dict(cityscapes=write_cityscapes, gta5=write_gta5,
-                   synthia=write_synthia)
+    writers = dict(
+        cityscapes=write_cityscapes, gta5=write_gta5, synthia=write_synthia)
     roots = {}
     for name in dict.fromkeys(domains):
         roots[name] = osp.join(out, name)

@@ -10,7 +10,6 @@ import os.path as osp
 from typing import Dict, Optional, Sequence
 
 from cn_seg.openmmlab.datasets.converters import cityscapes, gta5, synthia
-
 from .domains import DEFAULT_DOMAINS, DOMAINS, make_synthetic_domains
 
 #: The converter of each synthetic domain, by its folder name.
@@ -60,19 +59,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description='Write synthetic "real" (Cityscapes layout) and '
         '"rendered" (GTA5 layout, and on request SYNTHIA layout) street-'
         'scene domains.')
-    parser.add_argument('--out', default='data/synthetic',
-                        help='output folder (default: data/synthetic)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--num-train', type=int, default=80,
-                        help='training frames per domain (default: 80)')
-    parser.add_argument('--num-val', type=int, default=20,
-                        help='validation frames per domain (default: 20)')
     parser.add_argument(
-        '--prepare', action='store_true',
+        '--out',
+        default='data/synthetic',
+        help='output folder (default: data/synthetic)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--num-train',
+        type=int,
+        default=80,
+        help='training frames per domain (default: 80)')
+    parser.add_argument(
+        '--num-val',
+        type=int,
+        default=20,
+        help='validation frames per domain (default: 20)')
+    parser.add_argument(
+        '--prepare',
+        action='store_true',
         help='also prepare them with the dataset converters, as real data')
     parser.add_argument(
-        '--domains', nargs='+', default=list(DEFAULT_DOMAINS),
-        choices=DOMAINS, metavar='DOMAIN',
+        '--domains',
+        nargs='+',
+        default=list(DEFAULT_DOMAINS),
+        choices=DOMAINS,
+        metavar='DOMAIN',
         help=f'which of {", ".join(DOMAINS)} to write (default: '
         f'{" ".join(DEFAULT_DOMAINS)})')
     args = parser.parse_args(argv)

@@ -64,17 +64,19 @@ class _Street:
             top = self.horizon - self.rng.uniform(0.12, 0.4)
             kind = self.rng.choice(['building'] * 4 + ['vegetation'])
             if kind == 'vegetation':
-                out.append((kind, _ellipse(x + w / 2, top + 0.08, w / 2,
-                                           self.horizon - top)))
+                out.append((kind,
+                            _ellipse(x + w / 2, top + 0.08, w / 2,
+                                     self.horizon - top)))
             else:
                 out.append((kind, _rect(x, top, x + w, self.horizon + .02)))
             x += w
         for kind, height in (('wall', 0.06), ('fence', 0.05)):
             if self.rng.random() < 0.8:
                 x0 = self.rng.uniform(0, 0.7)
-                out.append((kind, _rect(x0, self.horizon - height,
-                                        x0 + self.rng.uniform(0.12, 0.3),
-                                        self.horizon + 0.02)))
+                out.append((kind,
+                            _rect(x0, self.horizon - height,
+                                  x0 + self.rng.uniform(0.12, 0.3),
+                                  self.horizon + 0.02)))
         return out
 
     def on_ground(self, side: str) -> Tuple[float, float, float]:
@@ -82,8 +84,9 @@ class _Street:
         y = self.rng.uniform(self.horizon + 0.08, 0.98)
         s = self.depth(y)
         if side == 'road':
-            x = self.rng.uniform(self.road_x(y, self.road_l + 0.1),
-                                 self.road_x(y, self.road_r - 0.1))
+            x = self.rng.uniform(
+                self.road_x(y, self.road_l + 0.1),
+                self.road_x(y, self.road_r - 0.1))
         else:
             edge = self.road_l if side == 'left' else self.road_r
             sign = -1 if side == 'left' else 1
@@ -97,8 +100,9 @@ def _pole(st: _Street) -> Tuple[float, Layout]:
     w = 0.006 + 0.012 * s
     out: Layout = [('pole', _rect(x - w, top, x + w, y))]
     if st.rng.random() < 0.5:
-        out.append(('traffic light', _rect(x - 2.5 * w, top - 0.1 * s - .02,
-                                           x + 2.5 * w, top + 0.01)))
+        out.append(('traffic light',
+                    _rect(x - 2.5 * w, top - 0.1 * s - .02, x + 2.5 * w,
+                          top + 0.01)))
     else:
         r = 0.03 * s + 0.01
         out.append(('traffic sign', _ellipse(x, top, r, r, 8)))
@@ -112,9 +116,13 @@ def _person(st: _Street, label='person', base=None) -> Tuple[float, Layout]:
                (label, _ellipse(x, y - h * 0.88, w * 0.8, h * 0.1, 8))]
 
 
-_VEHICLE_SIZES = dict(car=(0.22, 0.13), truck=(0.25, 0.25), bus=(0.35, 0.28),
-                      train=(0.5, 0.25), motorcycle=(0.07, 0.08),
-                      bicycle=(0.06, 0.07))
+_VEHICLE_SIZES = dict(
+    car=(0.22, 0.13),
+    truck=(0.25, 0.25),
+    bus=(0.35, 0.28),
+    train=(0.5, 0.25),
+    motorcycle=(0.07, 0.08),
+    bicycle=(0.06, 0.07))
 
 
 def _vehicle(st: _Street, label: str) -> Tuple[float, Layout]:

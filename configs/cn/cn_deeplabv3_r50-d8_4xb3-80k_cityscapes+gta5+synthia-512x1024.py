@@ -13,8 +13,7 @@
 #       --subset 2975 --seed 0
 _base_ = ['./cn_deeplabv3_r50-d8_4xb2-80k_cityscapes+gta5-512x1024.py']
 norm_cfg = dict(
-    type='CN', num_domains=3, norm_cfg=dict(type='SyncBN'),
-    requires_grad=True)
+    type='CN', num_domains=3, norm_cfg=dict(type='SyncBN'), requires_grad=True)
 model = dict(
     backbone=dict(norm_cfg=norm_cfg),
     decode_head=dict(norm_cfg=norm_cfg),

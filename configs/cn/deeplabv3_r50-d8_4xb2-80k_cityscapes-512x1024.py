@@ -4,8 +4,7 @@
 # 4 GPUs x 2 images of 512x1024, SyncBN), evaluated with per-class IoU.
 _base_ = [
     'mmseg::_base_/models/deeplabv3_r50-d8.py',
-    '../_base_/datasets/cityscapes_per_domain.py',
-    '../_base_/cn_runtime.py',
+    '../_base_/datasets/cityscapes_per_domain.py', '../_base_/cn_runtime.py',
     'mmseg::_base_/schedules/schedule_80k.py'
 ]
 crop_size = (512, 1024)

@@ -5,8 +5,7 @@
 # the `-pad` sets are the half-size frames padded like the training view.
 _base_ = ['./deeplabv3_r18-d8_1xb2-400_synthetic-cs-multiscale-64x128.py']
 norm_cfg = dict(
-    type='CN', num_domains=2, norm_cfg=dict(type='SyncBN'),
-    requires_grad=True)
+    type='CN', num_domains=2, norm_cfg=dict(type='SyncBN'), requires_grad=True)
 model = dict(
     backbone=dict(norm_cfg=norm_cfg),
     decode_head=dict(norm_cfg=norm_cfg),

@@ -4,8 +4,7 @@
 # per-domain BN in a single process.
 _base_ = ['./deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py']
 norm_cfg = dict(
-    type='CN', num_domains=2, norm_cfg=dict(type='SyncBN'),
-    requires_grad=True)
+    type='CN', num_domains=2, norm_cfg=dict(type='SyncBN'), requires_grad=True)
 model = dict(
     backbone=dict(norm_cfg=norm_cfg),
     decode_head=dict(norm_cfg=norm_cfg),

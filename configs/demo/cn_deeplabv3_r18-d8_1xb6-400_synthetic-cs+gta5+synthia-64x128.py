@@ -7,8 +7,7 @@
 # (`cityscapes/mIoU.synthia16`, ...).
 _base_ = ['./cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py']
 norm_cfg = dict(
-    type='CN', num_domains=3, norm_cfg=dict(type='SyncBN'),
-    requires_grad=True)
+    type='CN', num_domains=3, norm_cfg=dict(type='SyncBN'), requires_grad=True)
 model = dict(
     backbone=dict(norm_cfg=norm_cfg),
     decode_head=dict(norm_cfg=norm_cfg),

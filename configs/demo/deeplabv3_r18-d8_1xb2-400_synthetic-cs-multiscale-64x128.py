@@ -26,8 +26,9 @@ train_dataloader = dict(
     collate_fn=dict(type='multi_view_collate'),
     dataset=dict(
         datasets=[
-            dict(_base_.train_dataloader.dataset.datasets[0],
-                 pipeline=train_pipeline)
+            dict(
+                _base_.train_dataloader.dataset.datasets[0],
+                pipeline=train_pipeline)
         ],
         domain_names=['cityscapes']))
 
@@ -46,8 +47,10 @@ def _val_at(scale, domain_idx, domain_name, pad=False):
             dict(type='LoadImageFromFile'),
             dict(type='LoadAnnotations'),
             dict(type='Resize', scale=scale, keep_ratio=True),
-            dict(type='Pad', size=_base_.cityscapes_scale,
-                 pad_val=dict(img=0, seg=255))
+            dict(
+                type='Pad',
+                size=_base_.cityscapes_scale,
+                pad_val=dict(img=0, seg=255))
         ]
     else:  # scored on the full-size labels, predictions upsampled
         pipeline = [

@@ -6,8 +6,7 @@
 _base_ = [
     'mmseg::_base_/models/deeplabv3_r50-d8.py',
     '../_base_/datasets/synthetic_cityscapes+gta5.py',
-    '../_base_/cn_runtime.py',
-    'mmseg::_base_/schedules/schedule_80k.py'
+    '../_base_/cn_runtime.py', 'mmseg::_base_/schedules/schedule_80k.py'
 ]
 data_preprocessor = dict(size=_base_.crop_size)
 model = dict(
@@ -31,8 +30,7 @@ train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(
-        type='AtomicCheckpointHook',
-        interval=max_iters // 4,
+        type='AtomicCheckpointHook', interval=max_iters // 4,
         max_keep_ckpts=2))
 randomness = dict(seed=0)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

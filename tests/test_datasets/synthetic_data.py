@@ -2,6 +2,7 @@
 import os.path as osp
 
 from ..synthetic import NUM_TRAIN, NUM_VAL  # noqa: F401  (frames per split)
+
 #: Label ids of train ids 0..18, as the Cityscapes and GTA5 documentation
 #: lists them: the tests' independent reference for the converters' table.
 DOCUMENTED_TRAIN_LABEL_IDS = [
@@ -12,18 +13,24 @@ DOCUMENTED_TRAIN_LABEL_IDS = [
 def cityscapes_cfg(root, split='train', pipeline=None, **kwargs):
     """A CityscapesDataset config over the synthetic real domain."""
     return dict(
-        type='CityscapesDataset', data_root=root, ann_file=f'{split}.txt',
-        data_prefix=dict(img_path=f'leftImg8bit/{split}',
-                         seg_map_path=f'gtFine/{split}'),
-        pipeline=pipeline or load_pipeline(), **kwargs)
+        type='CityscapesDataset',
+        data_root=root,
+        ann_file=f'{split}.txt',
+        data_prefix=dict(
+            img_path=f'leftImg8bit/{split}', seg_map_path=f'gtFine/{split}'),
+        pipeline=pipeline or load_pipeline(),
+        **kwargs)
 
 
 def gta5_cfg(root, split='train', pipeline=None, **kwargs):
     """A GTA5Dataset config over the synthetic rendered domain."""
     return dict(
-        type='GTA5Dataset', data_root=root, ann_file=f'{split}.txt',
+        type='GTA5Dataset',
+        data_root=root,
+        ann_file=f'{split}.txt',
         data_prefix=dict(img_path='images', seg_map_path='labels'),
-        pipeline=pipeline or load_pipeline(), **kwargs)
+        pipeline=pipeline or load_pipeline(),
+        **kwargs)
 
 
 def load_pipeline(crop=None, meta_keys=None):

@@ -4,7 +4,6 @@ import numpy as np
 from cn_seg.openmmlab.datasets.cityscapes_labels import (
     CLASSES, KNOWN_LABEL_IDS, NAME_TO_LABEL_ID, PALETTE, TRAIN_LABEL_IDS,
     label_id_palette, label_id_to_train_id_lut)
-
 from .synthetic_data import DOCUMENTED_TRAIN_LABEL_IDS as DOCUMENTED
 
 

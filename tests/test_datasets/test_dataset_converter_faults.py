@@ -7,9 +7,8 @@ import pytest
 from PIL import Image
 
 from cn_seg.openmmlab.datasets.converters import cityscapes, gta5
-
-from .test_dataset_converters import (_lines, _train_ids, city,  # noqa: F401
-                                      generated, gta)
+from .test_dataset_converters import city  # noqa: F401
+from .test_dataset_converters import _lines, _train_ids, generated, gta
 
 FRAME_0 = 'aachen/aachen_000000_000019'
 
@@ -48,9 +47,12 @@ def _no_permission(path):
     ('labels/00004.png', _half, 1),
     ('labels/00004.png', _garbage, 2),
     ('labels/00004.png', _folder, 1),
-    pytest.param('labels/00004.png', _no_permission, 1,
-                 marks=pytest.mark.skipif(os.geteuid() == 0,
-                                          reason='root reads any file')),
+    pytest.param(
+        'labels/00004.png',
+        _no_permission,
+        1,
+        marks=pytest.mark.skipif(
+            os.geteuid() == 0, reason='root reads any file')),
     ('images/00004.png', _half, 1),
     ('images/00004.png', _broken_header, 2),
     ('images/00004.png', _without_end, 1),
@@ -76,8 +78,8 @@ def test_gta5_subset_is_drawn_from_pairs_that_decode(gta):
 
 
 @pytest.mark.parametrize('damage', [_broken_header, _half])
-def test_cityscapes_unreadable_frame_is_reported_as_a_frame(city, capsys,
-                                                            damage):
+def test_cityscapes_unreadable_frame_is_reported_as_a_frame(
+        city, capsys, damage):
     frame = f'leftImg8bit/train/{FRAME_0}_leftImg8bit.png'
     damage(city / frame)
     assert cityscapes.main([str(city)]) == 0
@@ -155,7 +157,8 @@ def test_cityscapes_test_annotations_without_classes_are_not_reported(
     assert cityscapes.main([str(city)]) == 0
     assert (city / 'label_warnings.txt').read_text().splitlines() == [
         f'train/{FRAME_0}: label gtFine/train/{FRAME_0}_gtFine_labelIds.png '
-        'has no pixel of the 19 classes: all of it is ignored in training']
+        'has no pixel of the 19 classes: all of it is ignored in training'
+    ]
     assert len(_lines(city / 'test.txt')) == 2
 
 
@@ -170,8 +173,9 @@ def test_corrupt_counts_file_is_named_and_rewritten(gta, capsys):
 
 def test_lists_and_counts_are_replaced_not_written_in_place(gta):
     assert gta5.main([str(gta)]) == 0
-    names = ['train.txt', 'val.txt', 'class_pixel_counts.json',
-             'faulty_pairs.txt']
+    names = [
+        'train.txt', 'val.txt', 'class_pixel_counts.json', 'faulty_pairs.txt'
+    ]
     before = {}
     for name in names:  # a link keeps the old file alive, inode included
         os.link(gta / name, gta / f'{name}.old')
@@ -206,8 +210,7 @@ def test_leftover_temporary_files_are_not_pairs(gta, capsys):
         capsys.readouterr().out
 
 
-def test_source_label_changed_after_conversion_is_converted_again(gta,
-                                                                 capsys):
+def test_source_label_changed_after_conversion_is_converted_again(gta, capsys):
     assert gta5.main([str(gta)]) == 0
     kept = gta / 'labels' / '00005_labelTrainIds.png'
     os.utime(kept, ns=(1, 1))

@@ -11,13 +11,13 @@ import pytest
 from PIL import Image
 
 from cn_seg.openmmlab.datasets.converters import cityscapes, gta5
-
 from ..processes import REPO, run_tool
 from ..synthetic import raw_domains
 
 # Cityscapes label ids of train ids 0..18 (the datasets' documentation).
-TRAIN_LABEL_IDS = [7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27,
-                   28, 31, 32, 33]
+TRAIN_LABEL_IDS = [
+    7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33
+]
 
 
 def _train_ids(label_ids):
@@ -179,6 +179,8 @@ from cn_seg.openmmlab.datasets.converters import cityscapes, gta5, synthia
 heavy = {{'torch', 'mmseg', 'mmcv'}}
 print(sorted({{m.split('.')[0] for m in sys.modules}} & heavy))
 """
-    out = subprocess.run([sys.executable, '-c', code], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, '-c', code],
+                         check=True,
+                         capture_output=True,
+                         text=True).stdout
     assert out.strip() == '[]'

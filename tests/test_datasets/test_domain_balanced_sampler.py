@@ -52,8 +52,8 @@ def test_the_seed_fixes_the_sequence():
 
 
 def _rank_worker(rank, store, queue):
-    dist.init_process_group('gloo', init_method=f'file://{store}',
-                            rank=rank, world_size=2)
+    dist.init_process_group(
+        'gloo', init_method=f'file://{store}', rank=rank, world_size=2)
     sampler = DomainBalancedSampler(_dataset(), [1, 2])  # seed synchronized
     queue.put((rank, sampler.seed, _batches(sampler, 6)))
     dist.barrier()
@@ -64,14 +64,14 @@ def test_two_ranks_share_one_sequence_without_overlap(tmp_path):
     context = multiprocessing.get_context('fork')
     queue = context.Queue()
     procs = [
-        context.Process(target=_rank_worker,
-                        args=(r, tmp_path / 'store', queue))
+        context.Process(
+            target=_rank_worker, args=(r, tmp_path / 'store', queue))
         for r in range(2)
     ]
     for p in procs:
         p.start()
-    results = dict((r, (seed, b)) for r, seed, b in
-                   (queue.get(timeout=60) for _ in procs))
+    results = dict((r, (seed, b))
+                   for r, seed, b in (queue.get(timeout=60) for _ in procs))
     for p in procs:
         p.join(timeout=60)
         assert p.exitcode == 0
@@ -90,7 +90,8 @@ def test_two_ranks_share_one_sequence_without_overlap(tmp_path):
 
 def test_batch_size_must_match_the_quotas():
     cfg = dict(
-        batch_size=3, num_workers=0,
+        batch_size=3,
+        num_workers=0,
         sampler=dict(type='DomainBalancedSampler', samples_per_domain=[1, 1]),
         batch_sampler=dict(type='DomainBalancedBatchSampler'),
         dataset=_dataset())
@@ -103,9 +104,13 @@ def test_batch_size_must_match_the_quotas():
 
 def test_without_the_batch_sampler_iterating_is_an_error():
     loader = Runner.build_dataloader(
-        dict(batch_size=2, num_workers=0, dataset=_dataset(),
-             sampler=dict(type='DomainBalancedSampler',
-                          samples_per_domain=[1, 1])), seed=0)
+        dict(
+            batch_size=2,
+            num_workers=0,
+            dataset=_dataset(),
+            sampler=dict(
+                type='DomainBalancedSampler', samples_per_domain=[1, 1])),
+        seed=0)
     with pytest.raises(ValueError, match='DomainBalancedBatchSampler'):
         next(iter(loader))
 

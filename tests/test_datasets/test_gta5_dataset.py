@@ -6,15 +6,17 @@ import pytest
 from mmseg.registry import DATASETS
 from PIL import Image
 
-from .synthetic_data import (DOCUMENTED_TRAIN_LABEL_IDS, NUM_TRAIN,
-                             gta5_cfg, label_path)
+from .synthetic_data import (DOCUMENTED_TRAIN_LABEL_IDS, NUM_TRAIN, gta5_cfg,
+                             label_path)
 
 
 def test_reads_the_listed_pairs_with_train_ids(synthetic):
     dataset = DATASETS.build(gta5_cfg(synthetic['gta5']))
     # frames 00002 (no label) and 00003 (wrong size) are left out
-    names = [d['img_path'][-9:-4] for d in
-             (dataset.get_data_info(i) for i in range(len(dataset)))]
+    names = [
+        d['img_path'][-9:-4]
+        for d in (dataset.get_data_info(i) for i in range(len(dataset)))
+    ]
     assert len(dataset) == NUM_TRAIN - 2
     assert '00002' not in names and '00003' not in names
     assert dataset.metainfo['classes'][0] == 'road'
@@ -34,11 +36,14 @@ def test_reads_the_listed_pairs_with_train_ids(synthetic):
 def test_empty_folder_or_list_is_refused_by_name(synthetic, tmp_path):
     (tmp_path / 'images').mkdir()
     cfg = dict(gta5_cfg(str(tmp_path)), ann_file='')  # scan the folder
-    with pytest.raises(ValueError, match=re.escape(
-            f"GTA5Dataset has no sample: its img_path folder "
-            f"{tmp_path / 'images'} holds no '*.png' file")):
+    with pytest.raises(
+            ValueError,
+            match=re.escape(f"GTA5Dataset has no sample: its img_path folder "
+                            f"{tmp_path / 'images'} holds no '*.png' file")):
         DATASETS.build(cfg)
     (tmp_path / 'train.txt').write_text('')
-    with pytest.raises(ValueError, match=re.escape(
-            f"its ann_file {tmp_path / 'train.txt'} lists no sample")):
+    with pytest.raises(
+            ValueError,
+            match=re.escape(
+                f"its ann_file {tmp_path / 'train.txt'} lists no sample")):
         DATASETS.build(gta5_cfg(str(tmp_path)))

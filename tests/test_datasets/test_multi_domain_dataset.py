@@ -5,15 +5,18 @@ import pytest
 from mmseg.registry import DATASETS
 
 from cn_seg.openmmlab.datasets import MultiDomainDataset
-
 from .synthetic_data import NUM_TRAIN, cityscapes_cfg, gta5_cfg, load_pipeline
 
 
 def _wrapper(synthetic, **kwargs):
     return DATASETS.build(
-        dict(type='MultiDomainDataset',
-             datasets=[cityscapes_cfg(synthetic['cityscapes']),
-                       gta5_cfg(synthetic['gta5'])], **kwargs))
+        dict(
+            type='MultiDomainDataset',
+            datasets=[
+                cityscapes_cfg(synthetic['cityscapes']),
+                gta5_cfg(synthetic['gta5'])
+            ],
+            **kwargs))
 
 
 def test_tags_reach_the_data_sample_metainfo(synthetic):
@@ -21,8 +24,7 @@ def test_tags_reach_the_data_sample_metainfo(synthetic):
     assert len(dataset) == NUM_TRAIN + NUM_TRAIN - 2
     assert dataset.metainfo['classes'][-1] == 'bicycle'
     for idx, domain, name, folder in ((0, 0, 'cityscapes', 'leftImg8bit'),
-                                      (len(dataset) - 1, 1, 'gta5',
-                                       'images')):
+                                      (len(dataset) - 1, 1, 'gta5', 'images')):
         sample = dataset[idx]['data_samples']
         assert sample.metainfo['domain_idx'] == domain
         assert sample.metainfo['domain_name'] == name
@@ -32,11 +34,10 @@ def test_tags_reach_the_data_sample_metainfo(synthetic):
 
 
 def test_listed_meta_keys_and_unpacked_pipelines_work_too(synthetic):
-    keys = ('img_path', 'ori_shape', 'img_shape', 'domain_idx',
-            'domain_name')
+    keys = ('img_path', 'ori_shape', 'img_shape', 'domain_idx', 'domain_name')
     dataset = MultiDomainDataset([
-        cityscapes_cfg(synthetic['cityscapes'],
-                       pipeline=load_pipeline(meta_keys=keys)),
+        cityscapes_cfg(
+            synthetic['cityscapes'], pipeline=load_pipeline(meta_keys=keys)),
         gta5_cfg(synthetic['gta5'], pipeline=[dict(type='LoadImageFromFile')])
     ])
     assert dataset.domain_names == ['cityscapes', 'gta5']
@@ -47,9 +48,11 @@ def test_listed_meta_keys_and_unpacked_pipelines_work_too(synthetic):
 
 def test_domain_indices_choose_the_bank(synthetic):
     dataset = DATASETS.build(
-        dict(type='MultiDomainDataset', datasets=[
-            gta5_cfg(synthetic['gta5'], split='val')],
-             domain_names=['gta5'], domain_indices=[1]))
+        dict(
+            type='MultiDomainDataset',
+            datasets=[gta5_cfg(synthetic['gta5'], split='val')],
+            domain_names=['gta5'],
+            domain_indices=[1]))
     assert dataset[0]['data_samples'].metainfo['domain_idx'] == 1
 
 
@@ -71,7 +74,8 @@ def test_refuses_domains_that_disagree(synthetic, override, match):
         MultiDomainDataset([
             cityscapes_cfg(synthetic['cityscapes'], lazy_init=True),
             gta5_cfg(synthetic['gta5'], lazy_init=True, **override)
-        ], domain_names=['cityscapes', 'gta5'])
+        ],
+                           domain_names=['cityscapes', 'gta5'])
     assert "'gta5'" in str(error.value)
 
 
@@ -82,13 +86,16 @@ def test_refuses_bad_names_and_indices(synthetic):
     with pytest.raises(ValueError, match='one name per dataset'):
         MultiDomainDataset(cfgs, domain_names=['a'], lazy_init=True)
     with pytest.raises(ValueError, match='domain_indices'):
-        MultiDomainDataset(cfgs, domain_names=['a', 'b'],
-                           domain_indices=[0, -1], lazy_init=True)
+        MultiDomainDataset(
+            cfgs,
+            domain_names=['a', 'b'],
+            domain_indices=[0, -1],
+            lazy_init=True)
 
 
 @pytest.mark.parametrize('lazy_init', [False, True])
-def test_domain_without_sample_is_named_with_its_folder(synthetic, tmp_path,
-                                                        lazy_init):
+def test_domain_without_sample_is_named_with_its_folder(
+        synthetic, tmp_path, lazy_init):
     folder = tmp_path / 'leftImg8bit' / 'train'
     folder.mkdir(parents=True)
     empty = cityscapes_cfg(str(tmp_path))
@@ -111,13 +118,13 @@ def test_metric_names_are_checked_when_the_loop_sets_the_dataset(synthetic):
     dataset = _wrapper(synthetic, domain_names=['cityscapes', 'gta5'])
     assert dataset.metainfo['domain_names'] == ['cityscapes', 'gta5']
     for arguments, match in (
-            (dict(mean_over_domains=['cityscapes', 'mapillary']),
-             re.escape("names ['mapillary'], which are not domains of the "
-                       "evaluation dataset; its domain_names are "
-                       "['cityscapes', 'gta5']")),
-            (dict(class_subsets=dict(two=['road', 'cat'])),
-             re.escape("names ['cat'], not classes of the dataset"))):
-        evaluator = Evaluator(METRICS.build(
-            dict(type='MultiDomainIoUMetric', **arguments)))
+        (dict(mean_over_domains=['cityscapes', 'mapillary']),
+         re.escape("names ['mapillary'], which are not domains of the "
+                   "evaluation dataset; its domain_names are "
+                   "['cityscapes', 'gta5']")),
+        (dict(class_subsets=dict(two=['road', 'cat'])),
+         re.escape("names ['cat'], not classes of the dataset"))):
+        evaluator = Evaluator(
+            METRICS.build(dict(type='MultiDomainIoUMetric', **arguments)))
         with pytest.raises(ValueError, match=match):
             evaluator.dataset_meta = dataset.metainfo

@@ -11,11 +11,15 @@ from cn_seg.openmmlab.datasets.converters.polygons import (draw_objects,
 
 def test_rectangles_fill_their_pixels_in_order(tmp_path):
     annotation = dict(
-        imgWidth=8, imgHeight=6, objects=[
+        imgWidth=8,
+        imgHeight=6,
+        objects=[
             dict(label='road', polygon=[[0, 3], [7, 3], [7, 5], [0, 5]]),
             dict(label='cargroup', polygon=[[2, 2], [4, 2], [4, 4], [2, 4]]),
-            dict(label='sky', polygon=[[0, 0], [7, 0], [7, 1], [0, 1]],
-                 deleted=1),
+            dict(
+                label='sky',
+                polygon=[[0, 0], [7, 0], [7, 1], [0, 1]],
+                deleted=1),
             dict(label='license plate', polygon=[[0, 0], [1, 0], [1, 1]]),
         ])
     path = tmp_path / 'a_gtFine_polygons.json'

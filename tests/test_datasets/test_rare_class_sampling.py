@@ -31,16 +31,23 @@ class Frames(BaseDataset):
         super().__init__(serialize_data=False, **kwargs)
 
     def load_data_list(self):
-        return [dict(img_path=f'{self.data_root}/{i}.png',
-                     seg_map_path=f'{self.data_root}/labels/'
-                     f'{i}_labelTrainIds.png') for i in range(self.num)]
+        return [
+            dict(
+                img_path=f'{self.data_root}/{i}.png',
+                seg_map_path=f'{self.data_root}/labels/'
+                f'{i}_labelTrainIds.png') for i in range(self.num)
+        ]
 
 
 def write_counts(root, counts, classes=CLASSES):
-    (root / 'class_pixel_counts.json').write_text(json.dumps(dict(
-        classes=list(classes), counts={
-            f'labels/{i}_labelTrainIds.png': c
-            for i, c in enumerate(counts)})))
+    (root / 'class_pixel_counts.json').write_text(
+        json.dumps(
+            dict(
+                classes=list(classes),
+                counts={
+                    f'labels/{i}_labelTrainIds.png': c
+                    for i, c in enumerate(counts)
+                })))
 
 
 @pytest.fixture
@@ -49,8 +56,10 @@ def dataset(tmp_path):
     (tmp_path / 'plain').mkdir()
     write_counts(tmp_path / 'rare', COUNTS)
     return MultiDomainDataset(
-        datasets=[Frames(4, data_root=str(tmp_path / 'plain')),
-                  Frames(5, data_root=str(tmp_path / 'rare'))],
+        datasets=[
+            Frames(4, data_root=str(tmp_path / 'plain')),
+            Frames(5, data_root=str(tmp_path / 'rare'))
+        ],
         domain_names=['plain', 'rare'])
 
 
@@ -58,8 +67,10 @@ def expected_frame_probs(counts, temperature, min_pixels):
     counts = np.asarray(counts, dtype=float)
     freq = counts.sum(0) / counts.sum()
     holding = [counts[:, c] >= min_pixels for c in range(counts.shape[1])]
-    drawable = [c for c in range(counts.shape[1])
-                if counts[:, c].sum() > 0 and holding[c].any()]
+    drawable = [
+        c for c in range(counts.shape[1])
+        if counts[:, c].sum() > 0 and holding[c].any()
+    ]
     weights = {c: np.exp((1 - freq[c]) / temperature) for c in drawable}
     total = sum(weights.values())
     probs = np.zeros(len(counts))
@@ -78,8 +89,8 @@ def draws(sampler, n, start=0):
 def test_frames_are_drawn_with_the_rcs_probabilities(dataset, temperature,
                                                      min_pixels):
     rcs = dict(temperature=temperature, min_pixels=min_pixels)
-    sampler = DomainBalancedSampler(dataset, [1, 2], seed=0,
-                                    rare_class_sampling=dict(rare=rcs))
+    sampler = DomainBalancedSampler(
+        dataset, [1, 2], seed=0, rare_class_sampling=dict(rare=rcs))
     batches = draws(sampler, 20000)
     plain = [b[0] for b in batches]
     rare = [i - 4 for b in batches for i in b[1:]]
@@ -87,36 +98,43 @@ def test_frames_are_drawn_with_the_rcs_probabilities(dataset, temperature,
     assert sorted(plain[:4]) == sorted(plain[4:8]) == [0, 1, 2, 3]
     freq = np.bincount(rare, minlength=5) / len(rare)
     np.testing.assert_allclose(
-        freq, expected_frame_probs(COUNTS, temperature, min_pixels),
-        atol=0.01)
+        freq, expected_frame_probs(COUNTS, temperature, min_pixels), atol=0.01)
 
 
 def test_one_setting_for_every_domain_needs_every_domains_counts(dataset):
-    with pytest.raises(ValueError, match=r"domain 'plain': .*plain/class_"
-                       'pixel_counts.json, which does not exist. Run '
-                       '`python tools/dataset_converters/<dataset>.py'):
-        DomainBalancedSampler(dataset, [1, 1], seed=0,
-                              rare_class_sampling=dict(temperature=0.01))
+    with pytest.raises(
+            ValueError,
+            match=r"domain 'plain': .*plain/class_"
+            'pixel_counts.json, which does not exist. Run '
+            '`python tools/dataset_converters/<dataset>.py'):
+        DomainBalancedSampler(
+            dataset, [1, 1],
+            seed=0,
+            rare_class_sampling=dict(temperature=0.01))
     # A domain without quota is never drawn: its counts are not needed.
-    DomainBalancedSampler(dataset, [0, 1], seed=0, rare_class_sampling=dict(
-        temperature=0.01, min_pixels=20))
+    DomainBalancedSampler(
+        dataset, [0, 1],
+        seed=0,
+        rare_class_sampling=dict(temperature=0.01, min_pixels=20))
 
 
 def test_stale_counts_are_clear_errors(dataset, tmp_path):
     rare = tmp_path / 'rare'
     write_counts(rare, COUNTS[:4])
-    with pytest.raises(ValueError, match=r'has no counts for labels/4_label'
-                       r'TrainIds.png \(it is older'):
-        DomainBalancedSampler(dataset, [1, 1], seed=0,
-                              rare_class_sampling={1: {}})
+    with pytest.raises(
+            ValueError,
+            match=r'has no counts for labels/4_label'
+            r'TrainIds.png \(it is older'):
+        DomainBalancedSampler(
+            dataset, [1, 1], seed=0, rare_class_sampling={1: {}})
     write_counts(rare, COUNTS, classes=('road', 'car', 'bus'))
     with pytest.raises(ValueError, match="counts the classes.*'bus'"):
-        DomainBalancedSampler(dataset, [1, 1], seed=0,
-                              rare_class_sampling={1: {}})
+        DomainBalancedSampler(
+            dataset, [1, 1], seed=0, rare_class_sampling={1: {}})
     (rare / 'class_pixel_counts.json').write_text('{"classes": ')
     with pytest.raises(ValueError, match='cannot read'):
-        DomainBalancedSampler(dataset, [1, 1], seed=0,
-                              rare_class_sampling={1: {}})
+        DomainBalancedSampler(
+            dataset, [1, 1], seed=0, rare_class_sampling={1: {}})
 
 
 @pytest.mark.parametrize('config, match', [
@@ -129,36 +147,44 @@ def test_stale_counts_are_clear_errors(dataset, tmp_path):
 ])
 def test_bad_settings_are_refused(dataset, config, match):
     with pytest.raises(ValueError, match=match):
-        DomainBalancedSampler(dataset, [0, 1], seed=0,
-                              rare_class_sampling=config)
+        DomainBalancedSampler(
+            dataset, [0, 1], seed=0, rare_class_sampling=config)
 
 
 def test_deterministic_per_seed_and_resumable_by_position(dataset):
     rcs = dict(rare=dict(temperature=0.1, min_pixels=20))
-    first = draws(DomainBalancedSampler(dataset, [1, 2], seed=4,
-                                        rare_class_sampling=rcs), 3000)
-    again = draws(DomainBalancedSampler(dataset, [1, 2], seed=4,
-                                        rare_class_sampling=rcs), 3000)
-    other = draws(DomainBalancedSampler(dataset, [1, 2], seed=5,
-                                        rare_class_sampling=rcs), 3000)
+    first = draws(
+        DomainBalancedSampler(
+            dataset, [1, 2], seed=4, rare_class_sampling=rcs), 3000)
+    again = draws(
+        DomainBalancedSampler(
+            dataset, [1, 2], seed=4, rare_class_sampling=rcs), 3000)
+    other = draws(
+        DomainBalancedSampler(
+            dataset, [1, 2], seed=5, rare_class_sampling=rcs), 3000)
     assert first == again != other
     # What a resumed run replays from step 2500 on (across a block of draws).
-    resumed = draws(DomainBalancedSampler(dataset, [1, 2], seed=4,
-                                          rare_class_sampling=rcs), 500,
-                    start=2500)
+    resumed = draws(
+        DomainBalancedSampler(
+            dataset, [1, 2], seed=4, rare_class_sampling=rcs),
+        500,
+        start=2500)
     assert resumed == first[2500:]
 
 
 def _rank_worker(rank, store, root, queue):
-    dist.init_process_group('gloo', init_method=f'file://{store}',
-                            rank=rank, world_size=2)
+    dist.init_process_group(
+        'gloo', init_method=f'file://{store}', rank=rank, world_size=2)
     dataset = MultiDomainDataset(
-        datasets=[Frames(4, data_root=f'{root}/plain'),
-                  Frames(5, data_root=f'{root}/rare')],
+        datasets=[
+            Frames(4, data_root=f'{root}/plain'),
+            Frames(5, data_root=f'{root}/rare')
+        ],
         domain_names=['plain', 'rare'])
     sampler = DomainBalancedSampler(
-        dataset, [1, 2], seed=7, rare_class_sampling=dict(
-            rare=dict(temperature=0.1, min_pixels=20)))
+        dataset, [1, 2],
+        seed=7,
+        rare_class_sampling=dict(rare=dict(temperature=0.1, min_pixels=20)))
     sampler.checked_batch_size = sampler.batch_size
     queue.put((rank, list(itertools.islice(iter(sampler), 3 * 300))))
     dist.barrier()
@@ -170,18 +196,23 @@ def test_two_ranks_take_their_slices_of_one_sequence(dataset, tmp_path):
     process with quotas [2, 4], rank 0 taking the first of each domain."""
     context = multiprocessing.get_context('fork')
     queue = context.Queue()
-    procs = [context.Process(target=_rank_worker,
-                             args=(r, tmp_path / 'store', tmp_path, queue))
-             for r in range(2)]
+    procs = [
+        context.Process(
+            target=_rank_worker, args=(r, tmp_path / 'store', tmp_path, queue))
+        for r in range(2)
+    ]
     for p in procs:
         p.start()
     results = dict(queue.get(timeout=60) for _ in procs)
     for p in procs:
         p.join(timeout=60)
         assert p.exitcode == 0
-    single = draws(DomainBalancedSampler(
-        dataset, [2, 4], seed=7, rare_class_sampling=dict(
-            rare=dict(temperature=0.1, min_pixels=20))), 300)
+    single = draws(
+        DomainBalancedSampler(
+            dataset, [2, 4],
+            seed=7,
+            rare_class_sampling=dict(
+                rare=dict(temperature=0.1, min_pixels=20))), 300)
     for i, step in enumerate(single):
         assert results[0][3 * i:3 * i + 3] == [step[0]] + step[2:4]
         assert results[1][3 * i:3 * i + 3] == [step[1]] + step[4:6]

@@ -14,17 +14,35 @@ import pytest
 from PIL import Image
 
 from cn_seg.openmmlab.datasets.converters import synthia
-
 from ..processes import run_tool
 from .test_dataset_converters import _lines
 
 # SYNTHIA README: class name -> id (RAND_CITYSCAPES).
-README = {'void': 0, 'sky': 1, 'building': 2, 'road': 3, 'sidewalk': 4,
-          'fence': 5, 'vegetation': 6, 'pole': 7, 'car': 8,
-          'traffic sign': 9, 'pedestrian': 10, 'bicycle': 11,
-          'motorcycle': 12, 'parking-slot': 13, 'road-work': 14,
-          'traffic light': 15, 'terrain': 16, 'rider': 17, 'truck': 18,
-          'bus': 19, 'train': 20, 'wall': 21, 'lanemarking': 22}
+README = {
+    'void': 0,
+    'sky': 1,
+    'building': 2,
+    'road': 3,
+    'sidewalk': 4,
+    'fence': 5,
+    'vegetation': 6,
+    'pole': 7,
+    'car': 8,
+    'traffic sign': 9,
+    'pedestrian': 10,
+    'bicycle': 11,
+    'motorcycle': 12,
+    'parking-slot': 13,
+    'road-work': 14,
+    'traffic light': 15,
+    'terrain': 16,
+    'rider': 17,
+    'truck': 18,
+    'bus': 19,
+    'train': 20,
+    'wall': 21,
+    'lanemarking': 22
+}
 CITYSCAPES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole',
               'traffic light', 'traffic sign', 'vegetation', 'terrain', 'sky',
               'person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle',
@@ -84,14 +102,16 @@ def test_converts_the_first_channel_and_reports_faulty_pairs(root, capsys):
     assert counts['classes'] == list(CITYSCAPES)
     assert sorted(counts['counts']) == [
         f'GT/LABELS/{n}_labelTrainIds.png'
-        for n in ('0000000', '0000001', '0000005')]
+        for n in ('0000000', '0000001', '0000005')
+    ]
     for name in ('0000000', '0000001', '0000005'):
         label = f'GT/LABELS/{name}_labelTrainIds.png'
         converted = np.asarray(Image.open(root / label))
         expected = expected_train_ids(ids[name])
         np.testing.assert_array_equal(converted, expected)
-        assert counts['counts'][label] == [int((expected == c).sum())
-                                           for c in range(19)]
+        assert counts['counts'][label] == [
+            int((expected == c).sum()) for c in range(19)
+        ]
 
 
 def test_subset_is_reproducible(root):

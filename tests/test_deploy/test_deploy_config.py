@@ -55,8 +55,10 @@ def test_plain_model_has_the_cn_model_keys(paper_cn):
     cn_model = MODELS.build(paper_cn.model)
     plain_model = MODELS.build(deploy_config(paper_cn).model)
     assert cn_model.state_dict().keys() == plain_model.state_dict().keys()
-    norms = {type(m).__name__ for m in plain_model.modules()
-             if 'Norm' in type(m).__name__}
+    norms = {
+        type(m).__name__
+        for m in plain_model.modules() if 'Norm' in type(m).__name__
+    }
     assert norms == {'BatchNorm2d'}
 
 
@@ -77,10 +79,14 @@ def test_other_custom_imports_and_hooks_stay():
     cfg = Config(
         dict(
             custom_imports=dict(imports=['cn_seg', 'my_pkg']),
-            custom_hooks=[dict(type='DomainRoutingHook'),
-                          dict(type='EMAHook')],
-            norm_cfg=dict(type='CN', num_domains=3,
-                          norm_cfg=dict(type='GN', num_groups=8))))
+            custom_hooks=[
+                dict(type='DomainRoutingHook'),
+                dict(type='EMAHook')
+            ],
+            norm_cfg=dict(
+                type='CN',
+                num_domains=3,
+                norm_cfg=dict(type='GN', num_groups=8))))
     plain = deploy_config(cfg)
     assert plain.custom_imports.imports == ['my_pkg']
     assert plain.custom_hooks == [dict(type='EMAHook')]
@@ -115,16 +121,18 @@ def test_transform_domains_keep_the_bank_view():
             test_dataloader=dict(
                 dataset=dict(
                     type='ConcatDataset',
-                    datasets=[view((256, 128), 0),
-                              view((128, 64), 1)]))))
+                    datasets=[view((
+                        256, 128), 0), view((128, 64), 1)]))))
     plain = deploy_config(cfg, domain=1)
     assert plain.model.decode_head.loss_decode == dict(
         type='CrossEntropyLoss', loss_weight=0.4)
     assert 'train_pipeline' not in plain
     assert plain.test_dataloader.dataset == dict(
         type='CityscapesDataset',
-        pipeline=[dict(type='Resize', scale=(128, 64)),
-                  dict(type='PackSegInputs')])
+        pipeline=[
+            dict(type='Resize', scale=(128, 64)),
+            dict(type='PackSegInputs')
+        ])
     assert plain.test_pipeline == plain.test_dataloader.dataset.pipeline
 
 
@@ -132,30 +140,39 @@ def test_several_sets_of_the_bank_make_one_plain_concat_dataset():
     """Two views of bank 0 among three: a ConcatDataset of the two, once."""
 
     def view(scale, bank):
-        return dict(type='GTA5Dataset', pipeline=[
-            dict(type='Resize', scale=scale),
-            dict(type='SetDomain', domain_idx=bank)
-        ])
+        return dict(
+            type='GTA5Dataset',
+            pipeline=[
+                dict(type='Resize', scale=scale),
+                dict(type='SetDomain', domain_idx=bank)
+            ])
 
     cfg = Config(
-        dict(test_dataloader=dict(dataset=dict(
-            type='ConcatDataset',
-            datasets=[view((64, 32), 0), view((32, 16), 1),
-                      view((16, 8), 0)]))))
+        dict(
+            test_dataloader=dict(
+                dataset=dict(
+                    type='ConcatDataset',
+                    datasets=[
+                        view((64, 32), 0),
+                        view((32, 16), 1),
+                        view((16, 8), 0)
+                    ]))))
     dataset = deploy_config(cfg, domain=0).test_dataloader.dataset
     assert dataset.type == 'ConcatDataset'
     assert [d.type for d in dataset.datasets] == ['BaseSegDataset'] * 2
-    assert [d.pipeline for d in dataset.datasets] == [
-        [dict(type='Resize', scale=(64, 32))],
-        [dict(type='Resize', scale=(16, 8))]]
+    assert [d.pipeline for d in dataset.datasets
+            ] == [[dict(type='Resize', scale=(64, 32))],
+                  [dict(type='Resize', scale=(16, 8))]]
 
 
 def test_metric_leaves_the_arguments_iou_metric_lacks():
     cfg = Config(
-        dict(test_evaluator=dict(
-            type='MultiDomainIoUMetric', iou_metrics=['mIoU', 'mDice'],
-            mean_over_domains=['cityscapes'],
-            class_subsets=dict(synthia16=['road']))))
+        dict(
+            test_evaluator=dict(
+                type='MultiDomainIoUMetric',
+                iou_metrics=['mIoU', 'mDice'],
+                mean_over_domains=['cityscapes'],
+                class_subsets=dict(synthia16=['road']))))
     evaluator = deploy_config(cfg).test_evaluator
     assert evaluator == dict(type='IoUMetric', iou_metrics=['mIoU', 'mDice'])
     METRICS.build(evaluator)

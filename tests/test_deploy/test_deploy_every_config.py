@@ -17,9 +17,8 @@ from cn_seg.openmmlab.deploy.rules import is_ours, registered_class
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
-    osp.relpath(p, REPO)
-    for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                       recursive=True))
+    osp.relpath(p, REPO) for p in glob.glob(
+        osp.join(REPO, 'configs', '**', '*.py'), recursive=True))
 
 
 def _dicts(obj):
@@ -33,8 +32,11 @@ def _dicts(obj):
 
 def _num_banks(cfg: Config) -> int:
     """The CN layers' bank count; 0 for a config without CN layers."""
-    counts = {d.get('num_domains', 2) for d in _dicts(cfg.to_dict())
-              if d.get('type') in ('CN', 'ConsistentNorm')}
+    counts = {
+        d.get('num_domains', 2)
+        for d in _dicts(cfg.to_dict())
+        if d.get('type') in ('CN', 'ConsistentNorm')
+    }
     assert len(counts) <= 1, f'CN layers with bank counts {counts}'
     return counts.pop() if counts else 0
 
@@ -70,6 +72,8 @@ def test_deploy_config_of_every_config(config, tmp_path):
         return  # a _base_ dataset config or a BN model: nothing to fold
     cn_model = MODELS.build(cfg.model)
     assert cn_model.state_dict().keys() == plain_model.state_dict().keys()
-    norms = {type(m).__name__ for m in plain_model.modules()
-             if 'Norm' in type(m).__name__}
+    norms = {
+        type(m).__name__
+        for m in plain_model.modules() if 'Norm' in type(m).__name__
+    }
     assert norms == {'BatchNorm2d'}, f'{config}: {norms}'

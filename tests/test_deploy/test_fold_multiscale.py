@@ -19,7 +19,6 @@ from mmseg.apis import init_model
 from mmseg.registry import DATASETS
 
 import cn_seg
-
 from ..processes import REPO, TOOLS, run_python, run_tool
 from ..test_tools.tiny_demo import make_data, tiny_config
 
@@ -46,8 +45,7 @@ def _fold(trained, bank, monkeypatch, capsys):
     root, config, checkpoint = trained
     out = root / f'folded{bank}'
     # --domain: the alias of --bank, as older commands write it.
-    assert run_tool('cn2bn.py', config, checkpoint, out, '--domain',
-                    bank) == 0
+    assert run_tool('cn2bn.py', config, checkpoint, out, '--domain', bank) == 0
     assert f'Folded bank {bank}' in capsys.readouterr().out
     return out
 

@@ -17,14 +17,20 @@ from typing import Dict, List, Optional, Sequence
 COLLECTIVE_TIMEOUT = 30
 
 
-def worker_env(rank: int, world_size: int, init: str,
+def worker_env(rank: int,
+               world_size: int,
+               init: str,
                extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """Environment of one rank, as torchrun would set it, one thread."""
     env = dict(os.environ)
-    env.update(RANK=str(rank), LOCAL_RANK=str(rank),
-               WORLD_SIZE=str(world_size), CN_DIST_INIT=init,
-               CN_DIST_TIMEOUT=str(COLLECTIVE_TIMEOUT), OMP_NUM_THREADS='1',
-               PYTHONUNBUFFERED='1')
+    env.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+        CN_DIST_INIT=init,
+        CN_DIST_TIMEOUT=str(COLLECTIVE_TIMEOUT),
+        OMP_NUM_THREADS='1',
+        PYTHONUNBUFFERED='1')
     env.update(extra or {})
     return env
 
@@ -34,8 +40,11 @@ def _logs(paths: Sequence[Path]) -> str:
                      for p in paths if p.exists())
 
 
-def run_ranks(commands: List[List[str]], workdir: Path, timeout: float,
-              envs: List[Dict[str, str]], cwd: Optional[Path] = None) -> None:
+def run_ranks(commands: List[List[str]],
+              workdir: Path,
+              timeout: float,
+              envs: List[Dict[str, str]],
+              cwd: Optional[Path] = None) -> None:
     """Run one command per rank at once; raise if any fails or hangs.
 
     Args:
@@ -53,8 +62,10 @@ def run_ranks(commands: List[List[str]], workdir: Path, timeout: float,
     procs = []
     for argv, env, log in zip(commands, envs, logs):
         with open(log, 'w') as f:
-            procs.append(subprocess.Popen(argv, env=env, cwd=cwd, stdout=f,
-                                          stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    argv, env=env, cwd=cwd, stdout=f,
+                    stderr=subprocess.STDOUT))
     deadline = time.monotonic() + timeout
     try:
         for proc in procs:
@@ -73,8 +84,11 @@ def run_ranks(commands: List[List[str]], workdir: Path, timeout: float,
         raise AssertionError(f'ranks exited with {codes}\n{_logs(logs)}')
 
 
-def launch(script: Path, world_size: int, workdir: Path,
-           args: Sequence[str] = (), timeout: float = 120,
+def launch(script: Path,
+           world_size: int,
+           workdir: Path,
+           args: Sequence[str] = (),
+           timeout: float = 120,
            extra_env: Optional[Dict[str, str]] = None) -> None:
     """Run ``python script *args`` as ``world_size`` ranks of one group.
 
@@ -84,6 +98,7 @@ def launch(script: Path, world_size: int, workdir: Path,
     """
     init = f"file://{workdir / 'dist_store'}"
     commands = [[sys.executable, str(script), *args]] * world_size
-    envs = [worker_env(r, world_size, init, extra_env)
-            for r in range(world_size)]
+    envs = [
+        worker_env(r, world_size, init, extra_env) for r in range(world_size)
+    ]
     run_ranks(commands, workdir, timeout, envs)

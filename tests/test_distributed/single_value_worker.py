@@ -23,11 +23,14 @@ DOMAINS = {0: [0, 1], 1: [0, 0]}
 def main(out_dir: Path) -> None:
     rank = int(os.environ['RANK'])
     dist.init_process_group(
-        'gloo', init_method=os.environ['CN_DIST_INIT'], rank=rank,
+        'gloo',
+        init_method=os.environ['CN_DIST_INIT'],
+        rank=rank,
         world_size=int(os.environ['WORLD_SIZE']),
         timeout=timedelta(seconds=int(os.environ['CN_DIST_TIMEOUT'])))
-    cn = build_norm_layer(dict(type='CN', num_domains=2,
-                               norm_cfg=dict(type='SyncBN')), 4)[1].train()
+    cn = build_norm_layer(
+        dict(type='CN', num_domains=2, norm_cfg=dict(type='SyncBN')),
+        4)[1].train()
     before = cn.running_var.clone()
     try:
         with domain_routing(cn, DOMAINS[rank]):

@@ -19,24 +19,24 @@ CASES = {
         # shuffled, unequal counts and unequal batch sizes per rank
         'shuffled_2dom': ([[0, 1, 1, 0], [1, 0, 1]], 2, 'float64', 0.1),
         # rank 1 lacks domain 1; cumulative moving average
-        'rank_lacks_domain_3dom': ([[2, 0, 2, 1], [0, 0, 2, 0]], 3, 'float64',
-                                   None),
+        'rank_lacks_domain_3dom': ([[2, 0, 2, 1], [0, 0, 2,
+                                                   0]], 3, 'float64', None),
         # domain 1 absent on every rank: its bank is untouched
-        'absent_everywhere_3dom': ([[0, 2, 0], [2, 2, 0, 2]], 3, 'float64',
-                                   0.1),
+        'absent_everywhere_3dom': ([[0, 2, 0], [2, 2, 0,
+                                                2]], 3, 'float64', 0.1),
         # each rank holds a single domain (the one-bank code path)
         'one_domain_per_rank': ([[1, 1, 1], [0, 0]], 2, 'float64', 0.1),
-        'shuffled_2dom_float32': ([[1, 0, 0, 1], [0, 1, 1, 1]], 2, 'float32',
-                                  0.1),
+        'shuffled_2dom_float32': ([[1, 0, 0, 1], [0, 1, 1,
+                                                  1]], 2, 'float32', 0.1),
     },
     3: {
-        'shuffled_3dom': ([[0, 1, 2, 1], [2, 2, 0, 0], [1, 1, 1, 1]], 3,
-                          'float64', 0.1),
-        'rank_lacks_domain_2dom': ([[0, 0, 1], [1, 0, 1, 1], [0, 0, 0]], 2,
-                                   'float64', None),
+        'shuffled_3dom': ([[0, 1, 2, 1], [2, 2, 0, 0],
+                           [1, 1, 1, 1]], 3, 'float64', 0.1),
+        'rank_lacks_domain_2dom': ([[0, 0, 1], [1, 0, 1, 1],
+                                    [0, 0, 0]], 2, 'float64', None),
         # domain 1 absent everywhere, and rank 2 holds an empty batch
-        'absent_everywhere_empty_rank': ([[0, 2, 0], [2, 0, 2, 2], []], 3,
-                                         'float64', 0.1),
+        'absent_everywhere_empty_rank': ([[0, 2, 0], [2, 0, 2, 2],
+                                          []], 3, 'float64', 0.1),
     },
 }
 
@@ -46,11 +46,16 @@ TOLERANCES = {
 }
 
 
-def make_cn(num_domains: int, inner: str, dtype: torch.dtype,
-            momentum=0.1, channels: int = CHANNELS) -> ConsistentNorm:
+def make_cn(num_domains: int,
+            inner: str,
+            dtype: torch.dtype,
+            momentum=0.1,
+            channels: int = CHANNELS) -> ConsistentNorm:
     """A CN layer whose banks all differ, so a wrong bank shows."""
-    cn = ConsistentNorm(channels, num_domains=num_domains,
-                        norm_cfg=dict(type=inner, momentum=momentum))
+    cn = ConsistentNorm(
+        channels,
+        num_domains=num_domains,
+        norm_cfg=dict(type=inner, momentum=momentum))
     g = torch.Generator().manual_seed(7)
     with torch.no_grad():
         shape = cn.weight.shape
@@ -76,8 +81,8 @@ def global_batch(ranks, num_domains: int, dtype: torch.dtype, step: int):
     # Each domain has its own mean and scale, so shared statistics would show.
     x = torch.randn(n, CHANNELS, 4, 5, generator=g, dtype=torch.float64)
     x = (x * (1 + idx) + 2 * idx).to(dtype)
-    grad_out = torch.randn(n, CHANNELS, 4, 5, generator=g,
-                           dtype=torch.float64).to(dtype)
+    grad_out = torch.randn(
+        n, CHANNELS, 4, 5, generator=g, dtype=torch.float64).to(dtype)
     bounds = [0]
     for rank in ranks:
         bounds.append(bounds[-1] + len(rank))
@@ -116,7 +121,12 @@ def make_model(inner: str) -> torch.nn.Sequential:
 
 def model_state(model: torch.nn.Module) -> dict:
     """Gradients, parameters and buffers of a model, by name."""
-    state = {f'grad.{n}': p.grad.detach().clone()
-             for n, p in model.named_parameters()}
-    state.update({n: t.detach().clone() for n, t in model.state_dict().items()})
+    state = {
+        f'grad.{n}': p.grad.detach().clone()
+        for n, p in model.named_parameters()
+    }
+    state.update({
+        n: t.detach().clone()
+        for n, t in model.state_dict().items()
+    })
     return state

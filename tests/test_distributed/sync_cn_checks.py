@@ -18,25 +18,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
+import sync_cn_cases as cases
 import torch
 import torch.distributed as dist
+from dist_launch import launch
 from torch import nn
 
-import sync_cn_cases as cases
 from cn_seg import domain_routing
 from cn_seg.models.norms.backends import (BACKENDS, BankState,
                                           domain_batch_norm, why_unavailable)
-from cn_seg_workbench.oracles.reference import PerDomainNorm
 from cn_seg.models.routing import DomainRoute
-from dist_launch import launch
+from cn_seg_workbench.oracles.reference import PerDomainNorm
 from tests.test_models.cn_helpers import cn_step, plain_step
 
 WORKER = Path(__file__).with_name('sync_cn_worker.py')
 
 
-def run_workers(workdir: Path, world: int, backend: str = 'gloo',
-                device: str = 'cpu',
-                cn_backends: Sequence[str] = ('auto', )) -> dict:
+def run_workers(
+    workdir: Path,
+    world: int,
+    backend: str = 'gloo',
+    device: str = 'cpu',
+    cn_backends: Sequence[str] = ('auto', )) -> dict:
     """Launch ``sync_cn_worker.py`` as ``world`` ranks; their results.
 
     CPU ranks see no GPU, as on a machine without one. Ranks sharing cuda:0
@@ -49,13 +52,24 @@ def run_workers(workdir: Path, world: int, backend: str = 'gloo',
     Returns:
         dict: For each of ``cn_backends``, the list of every rank's results.
     """
-    extra_env = {'cpu': {'CUDA_VISIBLE_DEVICES': ''},
-                 'cuda:0': {'LOCAL_RANK': '0'}}.get(device, {})
-    launch(WORKER, world, workdir,
-           [str(workdir), backend, device, ','.join(cn_backends)],
-           timeout=150, extra_env=extra_env)
-    ranks = [torch.load(workdir / f'rank{r}.pt', map_location='cpu')
-             for r in range(world)]
+    extra_env = {
+        'cpu': {
+            'CUDA_VISIBLE_DEVICES': ''
+        },
+        'cuda:0': {
+            'LOCAL_RANK': '0'
+        }
+    }.get(device, {})
+    launch(
+        WORKER,
+        world,
+        workdir, [str(workdir), backend, device, ','.join(cn_backends)],
+        timeout=150,
+        extra_env=extra_env)
+    ranks = [
+        torch.load(workdir / f'rank{r}.pt', map_location='cpu')
+        for r in range(world)
+    ]
     return {name: [rank[name] for rank in ranks] for name in cn_backends}
 
 
@@ -68,8 +82,8 @@ def unavailable_backends(dtype: torch.dtype = torch.float64) -> dict:
 @contextmanager
 def group_of_one(store: Path, backend: str = 'gloo'):
     """A real process group holding only this process, destroyed on exit."""
-    dist.init_process_group(backend, init_method=f'file://{store}', rank=0,
-                            world_size=1)
+    dist.init_process_group(
+        backend, init_method=f'file://{store}', rank=0, world_size=1)
     try:
         yield
     finally:
@@ -80,8 +94,10 @@ def _stacked(banks, name):
     """A plain BN state (or gradient, for weight and bias) over banks."""
     if name in ('weight', 'bias'):  # an unused bank has no gradient
         return torch.stack([
-            torch.zeros_like(bn.weight) if getattr(bn, name).grad is None
-            else getattr(bn, name).grad for bn in banks])
+            torch.zeros_like(bn.weight)
+            if getattr(bn, name).grad is None else getattr(bn, name).grad
+            for bn in banks
+        ])
     return torch.stack([getattr(bn, name) for bn in banks])
 
 
@@ -105,9 +121,10 @@ def check_case(results, world, name, tol=None):
         bn_out, bn_gx = plain_step(banks, x, domain_idx, grad_out)
         refs = [(ref_cn.weight.grad, ref_cn.bias.grad, ref_cn.running_mean,
                  ref_cn.running_var, ref_cn.num_batches_tracked),
-                tuple(_stacked(banks.banks, n) for n in (
-                    'weight', 'bias', 'running_mean', 'running_var',
-                    'num_batches_tracked'))]
+                tuple(
+                    _stacked(banks.banks, n)
+                    for n in ('weight', 'bias', 'running_mean', 'running_var',
+                              'num_batches_tracked'))]
         got = [r[step] for r in results]
         for out, gx in ((cn_out, cn_gx), (bn_out, bn_gx)):
             for r, res in enumerate(got):
@@ -129,8 +146,7 @@ def check_case(results, world, name, tol=None):
     for k in set(range(t)) - seen:  # absent on every rank: bank untouched
         for res in results:
             final = res[-1]
-            for key in ('running_mean', 'running_var',
-                        'num_batches_tracked'):
+            for key in ('running_mean', 'running_var', 'num_batches_tracked'):
                 assert torch.equal(final[key][k], initial[key][k])
             assert not final['weight_grad'][k].any()
 
@@ -184,7 +200,8 @@ def per_domain_bn(x, grad_out, domain_idx, weight, bias, momentum, t=3):
     affine = weight is not None
     banks = PerDomainNorm([
         nn.BatchNorm2d(x.shape[1], momentum=momentum, affine=affine).double()
-        for _ in range(t)])
+        for _ in range(t)
+    ])
     if affine:
         with torch.no_grad():
             for k, bn in enumerate(banks.banks):
@@ -193,10 +210,12 @@ def per_domain_bn(x, grad_out, domain_idx, weight, bias, momentum, t=3):
     out = banks(x, domain_idx)
     out.backward(grad_out.cpu().double())
     grads = [None] * 2 if not affine else [
-        _stacked(banks.banks, name) for name in ('weight', 'bias')]
-    return [out, x.grad, *grads,
-            *(_stacked(banks.banks, n) for n in ('running_mean',
-                                                  'running_var'))]
+        _stacked(banks.banks, name) for name in ('weight', 'bias')
+    ]
+    return [
+        out, x.grad, *grads,
+        *(_stacked(banks.banks, n) for n in ('running_mean', 'running_var'))
+    ]
 
 
 def sync_kernel(x, grad_out, domain_idx, weight, bias, momentum, t=3):
@@ -207,12 +226,14 @@ def sync_kernel(x, grad_out, domain_idx, weight, bias, momentum, t=3):
     """
     x = x.detach().clone().requires_grad_()
     c = x.shape[1]
-    running = [torch.zeros(t, c, device=x.device),
-               torch.ones(t, c, device=x.device)]
+    running = [
+        torch.zeros(t, c, device=x.device),
+        torch.ones(t, c, device=x.device)
+    ]
     nbt = torch.zeros(t, dtype=torch.long, device=x.device)
     state = BankState(weight, bias, *running, nbt, momentum, 1e-5, t, True)
-    out = domain_batch_norm(x, DomainRoute(domain_idx), state,
-                            synchronized=True)
+    out = domain_batch_norm(
+        x, DomainRoute(domain_idx), state, synchronized=True)
     out.backward(grad_out)
     assert nbt.tolist() == [int(k in domain_idx) for k in range(t)]
     grads = [None if p is None else p.grad for p in (weight, bias)]

@@ -15,11 +15,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import List
 
+import sync_cn_cases as cases
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-import sync_cn_cases as cases
 from cn_seg import domain_routing
 from cn_seg.models.norms.backends import BACKENDS, sync_world
 
@@ -88,8 +88,13 @@ def run_case(counter, rank, device, ranks, t, dtype_name, momentum):
         with domain_routing(cn, domain_idx[lo:hi]):
             out, fwd = _counted(counter, lambda: cn(x))
         _, bwd = _counted(counter, lambda: out.backward(grad_out[lo:hi]))
-        steps.append(dict(out=out.detach(), x_grad=x.grad, fwd=fwd, bwd=bwd,
-                          **cases.layer_state(cn)))
+        steps.append(
+            dict(
+                out=out.detach(),
+                x_grad=x.grad,
+                fwd=fwd,
+                bwd=bwd,
+                **cases.layer_state(cn)))
     return steps
 
 
@@ -99,7 +104,8 @@ def run_model(counter, rank, device):
     # broadcast_buffers=False as in mmengine: every rank's banks stay equal
     # because every rank applies the same global statistics.
     ddp = DistributedDataParallel(
-        model, device_ids=[device] if device.type == 'cuda' else None,
+        model,
+        device_ids=[device] if device.type == 'cuda' else None,
         broadcast_buffers=False)
     x, grad_out, domain_idx, bounds = cases.global_batch(
         ranks, 2, torch.float64, 0)
@@ -107,12 +113,16 @@ def run_model(counter, rank, device):
     lo, hi = bounds[rank], bounds[rank + 1]
     with domain_routing(model, domain_idx[lo:hi]):
         out, fwd = _counted(counter, lambda: ddp(x[lo:hi]))
-    _, bwd = _counted(counter,
-                      lambda: (out * grad_out[lo:hi]).sum().backward())
+    _, bwd = _counted(counter, lambda:
+                      (out * grad_out[lo:hi]).sum().backward())
     grads = {n: p.grad.clone() for n, p in model.named_parameters()}
     torch.optim.SGD(model.parameters(), lr=cases.MODEL_LR).step()
-    return dict(out=out.detach(), grads=grads, state=model.state_dict(),
-                fwd=fwd, bwd=bwd)
+    return dict(
+        out=out.detach(),
+        grads=grads,
+        state=model.state_dict(),
+        fwd=fwd,
+        bwd=bwd)
 
 
 def count_per_layer(counter, rank, device):
@@ -122,8 +132,14 @@ def count_per_layer(counter, rank, device):
     for t in range(1, 5):
         cn = cases.make_cn(t, 'SyncBN', torch.float64).to(device)
         domain_idx = [(rank + i) % t for i in range(3)]
-        x = torch.randn(3, cases.CHANNELS, 2, 2, dtype=torch.float64,
-                        device=device, requires_grad=True)
+        x = torch.randn(
+            3,
+            cases.CHANNELS,
+            2,
+            2,
+            dtype=torch.float64,
+            device=device,
+            requires_grad=True)
         with domain_routing(cn, domain_idx):
             out, fwd = _counted(counter, lambda: cn(x))
         _, bwd = _counted(counter, lambda: out.sum().backward())
@@ -135,8 +151,10 @@ def run_all(counter, backend_calls, rank, world, device) -> dict:
     """Every case, the DDP step and the per-layer counts on one backend."""
     backend_calls.clear()
     results = dict(
-        cases={name: run_case(counter, rank, device, *case)
-               for name, case in cases.CASES[world].items()},
+        cases={
+            name: run_case(counter, rank, device, *case)
+            for name, case in cases.CASES[world].items()
+        },
         model=run_model(counter, rank, device),
         counts=count_per_layer(counter, rank, device))
     results['backend_calls'] = dict(backend_calls)
@@ -151,7 +169,9 @@ def main(out_dir: Path, backend: str, device: str,
     if device.type == 'cuda':
         torch.cuda.set_device(device)
     dist.init_process_group(
-        backend, init_method=os.environ['CN_DIST_INIT'], rank=rank,
+        backend,
+        init_method=os.environ['CN_DIST_INIT'],
+        rank=rank,
         world_size=world,
         timeout=timedelta(seconds=int(os.environ['CN_DIST_TIMEOUT'])))
     if sync_world() != world:

@@ -39,22 +39,32 @@ def _free_port():
 
 def _start(args, cwd, log, procs=None):
     """Start ``tools/train.py``, through ``tools/dist_train.sh`` if ``procs``."""
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1',
-               PYTHON=sys.executable,
-               PYTHONPATH=os.pathsep.join([HERE,
-                                           os.environ.get('PYTHONPATH', '')]))
+    env = dict(
+        os.environ,
+        CUDA_VISIBLE_DEVICES='',
+        OMP_NUM_THREADS='1',
+        PYTHON=sys.executable,
+        PYTHONPATH=os.pathsep.join([HERE,
+                                    os.environ.get('PYTHONPATH', '')]))
     if procs:
         env['PORT'] = _free_port()
-        argv = ['bash', osp.join(TOOLS, 'dist_train.sh'), args[0],
-                str(procs), *args[1:], '--cfg-options',
-                'env_cfg.dist_cfg.backend=gloo']
+        argv = [
+            'bash',
+            osp.join(TOOLS, 'dist_train.sh'), args[0],
+            str(procs), *args[1:], '--cfg-options',
+            'env_cfg.dist_cfg.backend=gloo'
+        ]
     else:
         argv = [sys.executable, osp.join(TOOLS, 'train.py'), *args]
     out = open(log, 'w')
     # A session of its own, so that a timeout kills torchrun's ranks too.
-    return subprocess.Popen(argv, cwd=cwd, env=env, stdout=out,
-                            stderr=subprocess.STDOUT,
-                            start_new_session=True), out
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True), out
 
 
 def _wait(runs):
@@ -79,15 +89,18 @@ def runs(tmp_path_factory):
     """A 2-rank run, then its iter-2 checkpoint resumed on 2 and 1 ranks."""
     root = tmp_path_factory.mktemp('dist_train')
     make_data(root, num_train=4, num_val=1)
-    config = tiny_config(root, 'tiny_cn.py', max_iters=MAX_ITERS,
-                         val_interval=100, extra=EXTRA)
+    config = tiny_config(
+        root, 'tiny_cn.py', max_iters=MAX_ITERS, val_interval=100, extra=EXTRA)
 
-    _wait([(_start([config, '--work-dir', 'two'], root,
-                   root / 'two.log', procs=2), root / 'two.log')])
+    _wait([(_start([config, '--work-dir', 'two'],
+                   root,
+                   root / 'two.log',
+                   procs=2), root / 'two.log')])
     resume = ['--resume', str(root / 'two' / 'iter_2.pth')]
-    _wait([(_start([config, '--work-dir', 'two_resumed', *resume], root,
-                   root / 'two_resumed.log', procs=2),
-            root / 'two_resumed.log'),
+    _wait([(_start([config, '--work-dir', 'two_resumed', *resume],
+                   root,
+                   root / 'two_resumed.log',
+                   procs=2), root / 'two_resumed.log'),
            (_start([config, '--work-dir', 'one_resumed', *resume], root,
                    root / 'one_resumed.log'), root / 'one_resumed.log')])
     return root
@@ -109,8 +122,9 @@ def test_two_ranks_end_with_identical_parameters_and_banks(runs):
     # Parameters (DDP) and every CN bank's running statistics (synchronized
     # per domain; DDP does not broadcast buffers) are the same on both ranks.
     _assert_identical(rank0, rank1)
-    _assert_identical(rank0, _load(runs / 'two' /
-                                   f'iter_{MAX_ITERS}.pth')['state_dict'])
+    _assert_identical(
+        rank0,
+        _load(runs / 'two' / f'iter_{MAX_ITERS}.pth')['state_dict'])
     banks = [k for k in rank0 if k.endswith('running_mean')]
     assert banks and all(rank0[k].shape[0] == 2 for k in banks)
     stem = rank0['backbone.stem.1.num_batches_tracked']
@@ -131,8 +145,8 @@ def test_rank0_checkpoint_resumes_in_two_processes(runs):
     # most by the order of gloo's sums over the iterations after the resume
     # (a few ulps); 1e-5 / 1e-6 leaves orders of margin on any CPU.
     for key, value in straight.items():
-        torch.testing.assert_close(rank0[key], value, rtol=1e-5, atol=1e-6,
-                                   msg=key)
+        torch.testing.assert_close(
+            rank0[key], value, rtol=1e-5, atol=1e-6, msg=key)
 
 
 def test_rank0_checkpoint_resumes_in_one_process(runs):
@@ -146,5 +160,6 @@ def test_rank0_checkpoint_resumes_in_one_process(runs):
     assert after.keys() == before.keys()
     stem = 'backbone.stem.1.num_batches_tracked'
     assert after[stem].tolist() == [MAX_ITERS, MAX_ITERS]
-    assert all(torch.isfinite(v).all() for v in after.values()
-               if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all() for v in after.values()
+        if v.is_floating_point())

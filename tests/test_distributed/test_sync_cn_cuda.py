@@ -10,16 +10,19 @@ kernels sum in other orders); half inputs rtol 1e-2 (output rounding), and
 a looser atol for the parameter gradients (see the test).
 """
 import pytest
-import torch
-
 import sync_cn_cases as cases
 import sync_cn_checks as checks
+import torch
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
-                                reason='needs a CUDA device')
+pytestmark = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason='needs a CUDA device')
 RUNS = [('gloo', 'cuda:0'),
-        pytest.param('nccl', 'cuda:rank', marks=pytest.mark.skipif(
-            torch.cuda.device_count() < 2, reason='NCCL needs a GPU per rank'))]
+        pytest.param(
+            'nccl',
+            'cuda:rank',
+            marks=pytest.mark.skipif(
+                torch.cuda.device_count() < 2,
+                reason='NCCL needs a GPU per rank'))]
 
 
 def _tolerance(world, name):
@@ -45,14 +48,19 @@ def cuda_group_of_one(tmp_path):
         yield
 
 
-@pytest.mark.parametrize('dtype,tol,grad_tol', [
-    (torch.float32, dict(rtol=1e-4, atol=1e-4), dict(rtol=1e-4, atol=1e-4)),
-    # ATen's CUDA backward sums dy * x_hat of half inputs to about the
-    # input's precision (1.6e-3 of the largest bf16 gradient here), local CN
-    # alike; everything else is float32-exact up to the output's rounding.
-    (torch.float16, dict(rtol=1e-2, atol=4e-3), dict(rtol=1e-2, atol=6e-2)),
-    (torch.bfloat16, dict(rtol=1e-2, atol=4e-3), dict(rtol=1e-2, atol=6e-2)),
-])
+@pytest.mark.parametrize(
+    'dtype,tol,grad_tol',
+    [
+        (torch.float32, dict(rtol=1e-4, atol=1e-4), dict(rtol=1e-4,
+                                                         atol=1e-4)),
+        # ATen's CUDA backward sums dy * x_hat of half inputs to about the
+        # input's precision (1.6e-3 of the largest bf16 gradient here), local CN
+        # alike; everything else is float32-exact up to the output's rounding.
+        (torch.float16, dict(rtol=1e-2, atol=4e-3), dict(rtol=1e-2, atol=6e-2)
+         ),
+        (torch.bfloat16, dict(rtol=1e-2, atol=4e-3), dict(
+            rtol=1e-2, atol=6e-2)),
+    ])
 def test_cuda_kernel_half_precision(cuda_group_of_one, dtype, tol, grad_tol):
     domains = [1, 0, 2, 2, 0, 1, 1]
     x, grad_out, _, _ = cases.global_batch([domains], 3, torch.float64, 0)

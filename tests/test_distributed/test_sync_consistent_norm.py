@@ -13,14 +13,15 @@ and how each quantity is compared. Tolerances: float64 rtol 1e-9, atol 1e-10
 float32 rtol = atol = 2e-5.
 """
 import pytest
-
 import sync_cn_cases as cases
 import sync_cn_checks as checks
 
 UNAVAILABLE = checks.unavailable_backends()
 BACKENDS = [
-    pytest.param(name, marks=pytest.mark.skipif(
-        reason is not None, reason=f'backend {name}: {reason}'))
+    pytest.param(
+        name,
+        marks=pytest.mark.skipif(
+            reason is not None, reason=f'backend {name}: {reason}'))
     for name, reason in UNAVAILABLE.items()
 ]
 CASE_IDS = [(world, name) for world in sorted(cases.CASES)
@@ -37,7 +38,8 @@ def dist_results(tmp_path_factory):
     def get(world, backend):
         if world not in runs:
             runs[world] = checks.run_workers(
-                tmp_path_factory.mktemp(f'sync_cn_{world}_ranks'), world,
+                tmp_path_factory.mktemp(f'sync_cn_{world}_ranks'),
+                world,
                 cn_backends=available)
         results = runs[world][backend]
         checks.check_backend(results, backend)
@@ -47,8 +49,8 @@ def dist_results(tmp_path_factory):
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
-@pytest.mark.parametrize('world,name', CASE_IDS,
-                         ids=[f'{w}ranks-{n}' for w, n in CASE_IDS])
+@pytest.mark.parametrize(
+    'world,name', CASE_IDS, ids=[f'{w}ranks-{n}' for w, n in CASE_IDS])
 def test_equals_single_process_on_global_batch(dist_results, backend, world,
                                                name):
     checks.check_case(dist_results(world, backend), world, name)
@@ -56,8 +58,7 @@ def test_equals_single_process_on_global_batch(dist_results, backend, world,
 
 @pytest.mark.parametrize('backend', BACKENDS)
 @pytest.mark.parametrize('world', sorted(cases.MODEL_CASES))
-def test_ddp_training_step_equals_single_process(dist_results, backend,
-                                                 world):
+def test_ddp_training_step_equals_single_process(dist_results, backend, world):
     """DDP averages the ranks' local parameter gradients: each rank holds the
     single-process gradient of the summed loss divided by world_size, and one
     SGD step leaves identical parameters on every rank."""

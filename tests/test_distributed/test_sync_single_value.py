@@ -8,8 +8,12 @@ WORKER = Path(__file__).with_name('single_value_worker.py')
 
 
 def test_one_value_of_a_domain_over_all_ranks_is_refused(tmp_path):
-    launch(WORKER, 2, tmp_path, [str(tmp_path)], timeout=120,
-           extra_env={'CUDA_VISIBLE_DEVICES': ''})
+    launch(
+        WORKER,
+        2,
+        tmp_path, [str(tmp_path)],
+        timeout=120,
+        extra_env={'CUDA_VISIBLE_DEVICES': ''})
     for rank in range(2):
         message = (tmp_path / f'rank{rank}.txt').read_text()
         assert 'CN bank 1 got 1 value per channel' in message, message

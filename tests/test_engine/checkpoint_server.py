@@ -29,8 +29,7 @@ class RunsShell:
 
 def write_payload(path: Path, marker: Path, state_dict=None) -> Path:
     """A checkpoint whose ``meta`` runs a shell command when unpickled."""
-    torch.save(dict(state_dict=state_dict or {}, meta=RunsShell(marker)),
-               path)
+    torch.save(dict(state_dict=state_dict or {}, meta=RunsShell(marker)), path)
     return path
 
 

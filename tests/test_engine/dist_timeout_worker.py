@@ -22,8 +22,11 @@ from cn_seg.openmmlab.engine.run_config import setup_cpu_distributed
 
 
 def main() -> int:
-    cfg = Config(dict(launcher='pytorch', env_cfg=dict(
-        dist_cfg=dict(backend='gloo', timeout=float(sys.argv[1])))))
+    cfg = Config(
+        dict(
+            launcher='pytorch',
+            env_cfg=dict(
+                dist_cfg=dict(backend='gloo', timeout=float(sys.argv[1])))))
     setup_cpu_distributed(cfg)
     value = torch.ones(1)
     dist.all_reduce(value)

@@ -13,7 +13,6 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.runner import find_latest_checkpoint
 
 from cn_seg.openmmlab.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX
-
 from .test_safe_load import _runner
 
 
@@ -40,9 +39,12 @@ def cut_second_write(monkeypatch):
 
 
 def _train_until_cut(work_dir, hook_type):
-    runner = _runner(work_dir, max_iters=4, default_hooks=dict(
-        checkpoint=dict(type=hook_type, by_epoch=False, interval=2,
-                        max_keep_ckpts=1)))
+    runner = _runner(
+        work_dir,
+        max_iters=4,
+        default_hooks=dict(
+            checkpoint=dict(
+                type=hook_type, by_epoch=False, interval=2, max_keep_ckpts=1)))
     with pytest.raises(_Cut):
         runner.train()
 
@@ -57,15 +59,22 @@ def test_previous_checkpoint_survives_and_resumes(tmp_path, cut_second_write,
     assert not (tmp_path / 'iter_4.pth').exists()
 
     monkeypatch.undo()  # the disk works again
-    runner = _runner(tmp_path, max_iters=4, resume=True, default_hooks=dict(
-        checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
-                        interval=2, max_keep_ckpts=1)))
+    runner = _runner(
+        tmp_path,
+        max_iters=4,
+        resume=True,
+        default_hooks=dict(
+            checkpoint=dict(
+                type='AtomicCheckpointHook',
+                by_epoch=False,
+                interval=2,
+                max_keep_ckpts=1)))
     runner.train()
     assert runner.iter == 4
     assert sorted(p for p in os.listdir(tmp_path) if '.pth' in p) == \
         ['iter_4.pth']  # the partial file is gone, iter_2 replaced
     assert find_latest_checkpoint(str(tmp_path)) == str(tmp_path /
-                                                         'iter_4.pth')
+                                                        'iter_4.pth')
 
 
 def test_mmengine_hook_leaves_nothing_to_resume(tmp_path, cut_second_write):

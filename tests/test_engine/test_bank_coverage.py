@@ -16,9 +16,9 @@ from cn_seg.openmmlab.engine.bank_coverage import (untrained_bank_lines,
 
 def _model():
     torch.manual_seed(0)
-    plain = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
-                          nn.Conv2d(4, 4, 1), nn.GroupNorm(2, 4),
-                          nn.Conv2d(4, 2, 1), nn.BatchNorm2d(2))
+    plain = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 1),
+        nn.GroupNorm(2, 4), nn.Conv2d(4, 2, 1), nn.BatchNorm2d(2))
     return cn_seg.convert_cn(plain, 3)
 
 
@@ -34,7 +34,8 @@ def test_a_bank_without_samples_is_named_in_every_layer():
     assert untrained_banks(model) == {1: ['1', '6']}
     assert untrained_bank_lines(untrained_banks(model)) == [
         'bank 1 of 1 (and 1 more CN layers) has seen 0 batches; is every '
-        'domain in the training set?']
+        'domain in the training set?'
+    ]
     batches = [torch.randn(2, 3, 6, 6) for _ in range(2)]
     cn_seg.calibrate_bank(model, batches, 1)
     assert untrained_banks(model) == {}
@@ -47,8 +48,10 @@ def test_judged_from_a_checkpoint_with_or_without_counts():
     fresh = _model()
     assert untrained_banks(fresh) == {k: ['1', '6'] for k in range(3)}
     assert untrained_banks(fresh, state) == {2: ['1', '6']}
-    old = {k: v for k, v in state.items()
-           if not k.endswith('num_batches_tracked')}
+    old = {
+        k: v
+        for k, v in state.items() if not k.endswith('num_batches_tracked')
+    }
     assert untrained_banks(fresh, old) == {2: ['1', '6']}
     plain = {k: v[0] for k, v in state.items() if v.dim() == 2}
     assert untrained_banks(fresh, plain) == {}

@@ -13,19 +13,21 @@ from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
-    p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                         recursive=True)
+    p for p in glob.glob(
+        osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
     if f'{osp.sep}_base_{osp.sep}' not in p)
-HOOKS = ['SafeLoadingHook', 'NormStateCheckHook', 'RandomStateHook',
-         'DomainRoutingHook']
+HOOKS = [
+    'SafeLoadingHook', 'NormStateCheckHook', 'RandomStateHook',
+    'DomainRoutingHook'
+]
 
 
 def test_every_config_is_found():
     assert len(CONFIGS) >= 12
 
 
-@pytest.mark.parametrize('path', CONFIGS,
-                         ids=[osp.relpath(p, REPO) for p in CONFIGS])
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=[osp.relpath(p, REPO) for p in CONFIGS])
 def test_config_lists_the_safety_hooks(path):
     cfg = Config.fromfile(path)
     assert [h['type'] for h in cfg.custom_hooks] == HOOKS

@@ -37,16 +37,26 @@ def test_stopped_rank_times_out_as_configured(tmp_path):
     port = _free_port()
     procs = []
     for rank in range(2):
-        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank),
-                   WORLD_SIZE='2', MASTER_ADDR='127.0.0.1', MASTER_PORT=port,
-                   CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1',
-                   PYTHONPATH=os.pathsep.join(
-                       [REPO, os.environ.get('PYTHONPATH', '')]))
+        env = dict(
+            os.environ,
+            RANK=str(rank),
+            LOCAL_RANK=str(rank),
+            WORLD_SIZE='2',
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=port,
+            CUDA_VISIBLE_DEVICES='',
+            OMP_NUM_THREADS='1',
+            PYTHONPATH=os.pathsep.join(
+                [REPO, os.environ.get('PYTHONPATH', '')]))
         log = open(tmp_path / f'rank{rank}.log', 'w+')
-        procs.append((subprocess.Popen(
-            [sys.executable, osp.join(HERE, 'dist_timeout_worker.py'),
-             str(TIMEOUT)], env=env, stdout=log, stderr=subprocess.STDOUT),
-            log))
+        procs.append((subprocess.Popen([
+            sys.executable,
+            osp.join(HERE, 'dist_timeout_worker.py'),
+            str(TIMEOUT)
+        ],
+                                       env=env,
+                                       stdout=log,
+                                       stderr=subprocess.STDOUT), log))
     (rank0, log0), (rank1, log1) = procs
     try:
         status = rank0.wait(timeout=DEADLINE)
@@ -83,5 +93,6 @@ def test_bad_timeout_is_a_clear_error(timeout):
 
 def test_no_timeout_keeps_torch_default():
     assert dist_timeout(Config(dict(env_cfg=dict()))) is None
-    assert dist_timeout(Config(dict(env_cfg=dict(dist_cfg=dict(
-        timeout=7.5))))).total_seconds() == 7.5
+    assert dist_timeout(
+        Config(dict(env_cfg=dict(dist_cfg=dict(
+            timeout=7.5))))).total_seconds() == 7.5

@@ -27,8 +27,10 @@ def _model(config, num_domains=None):
 @pytest.fixture(scope='module')
 def models():
     torch.manual_seed(0)
-    built = dict(bn=_model(DEMO_BN), cn2=_model(DEMO_CN),
-                 cn3=_model(DEMO_CN, num_domains=3))
+    built = dict(
+        bn=_model(DEMO_BN),
+        cn2=_model(DEMO_CN),
+        cn3=_model(DEMO_CN, num_domains=3))
     # Trained-looking state: no norm tensor at its initial value.
     for model in built.values():
         for name, tensor in model.state_dict().items():
@@ -38,8 +40,10 @@ def models():
 
 
 def _norm_layers(model):
-    return [n for n, m in model.named_modules()
-            if isinstance(m, torch.nn.modules.batchnorm._NormBase)]
+    return [
+        n for n, m in model.named_modules()
+        if isinstance(m, torch.nn.modules.batchnorm._NormBase)
+    ]
 
 
 def test_own_checkpoint_passes(models):
@@ -50,8 +54,10 @@ def test_own_checkpoint_passes(models):
 
 def test_two_banks_into_three_are_refused(models):
     with pytest.raises(ValueError) as info:
-        check_norm_state(models['cn3'], models['cn2'].state_dict(),
-                         source='Checkpoint two_banks.pth')
+        check_norm_state(
+            models['cn3'],
+            models['cn2'].state_dict(),
+            source='Checkpoint two_banks.pth')
     message = str(info.value)
     num_layers = len(_norm_layers(models['cn3']))
     assert message.startswith('Checkpoint two_banks.pth does not fit')
@@ -79,22 +85,24 @@ def test_bn_checkpoint_fills_every_cn_bank(models):
             bank = loaded[f'{layer}.{key}']
             assert bank.shape[0] == 3
             for k in range(3):
-                torch.testing.assert_close(bank[k], bn_state[f'{layer}.{key}'],
-                                           rtol=0, atol=0)
+                torch.testing.assert_close(
+                    bank[k], bn_state[f'{layer}.{key}'], rtol=0, atol=0)
 
 
 def test_resume_of_a_bn_checkpoint_into_cn_is_refused(models):
-    with pytest.raises(ValueError, match='load_from=CHECKPOINT without '
-                       '--resume'):
-        check_norm_state(models['cn2'], models['bn'].state_dict(),
-                         resume=True)
+    with pytest.raises(
+            ValueError, match='load_from=CHECKPOINT without '
+            '--resume'):
+        check_norm_state(models['cn2'], models['bn'].state_dict(), resume=True)
 
 
 def test_missing_norm_layers_are_refused(models):
     """A backbone checkpoint given as load_from: its keys lack 'backbone.'."""
-    backbone_only = {k[len('backbone.'):]: v
-                     for k, v in models['cn2'].state_dict().items()
-                     if k.startswith('backbone.')}
+    backbone_only = {
+        k[len('backbone.'):]: v
+        for k, v in models['cn2'].state_dict().items()
+        if k.startswith('backbone.')
+    }
     with pytest.raises(ValueError, match="init_cfg=dict\\(type='Pretrained'"):
         check_norm_state(models['cn2'], backbone_only)
 
@@ -102,8 +110,11 @@ def test_missing_norm_layers_are_refused(models):
 def test_other_heads_and_old_checkpoints_pass(models):
     """Only norms are strict: a new conv_seg (other classes) loads as in
     mmengine; num_batches_tracked may be absent, as torch allows."""
-    state = {k: v for k, v in models['cn2'].state_dict().items()
-             if not k.endswith('num_batches_tracked')}
+    state = {
+        k: v
+        for k, v in models['cn2'].state_dict().items()
+        if not k.endswith('num_batches_tracked')
+    }
     state['decode_head.conv_seg.weight'] = torch.zeros(7, 64, 1, 1)
     assert norm_state_mismatches(models['cn2'], state) == {}
 

@@ -26,8 +26,8 @@ class DropoutModel(BaseModel):
 
     def __init__(self):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.5),
-                                 nn.Linear(16, 1)).double()
+        self.net = nn.Sequential(
+            nn.Linear(4, 16), nn.Dropout(0.5), nn.Linear(16, 1)).double()
 
     def forward(self, inputs, labels=None, mode='tensor'):
         out = self.net(inputs.double())
@@ -45,8 +45,8 @@ class AugmentedData(Dataset):
 
     def __getitem__(self, idx):
         x = torch.full((4, ), float(idx)) + float(np.random.rand())
-        return dict(inputs=x + random.random(),
-                    labels=torch.tensor([float(idx % 3)]))
+        return dict(
+            inputs=x + random.random(), labels=torch.tensor([float(idx % 3)]))
 
 
 class MeanPrediction(BaseMetric):
@@ -60,21 +60,24 @@ class MeanPrediction(BaseMetric):
 
 def _runner(work_dir, max_iters, hooks, **kwargs):
     torch.manual_seed(0)  # the model is built before the Runner seeds
-    loader = dict(dataset=AugmentedData(), batch_size=2,
-                  collate_fn=dict(type='default_collate'), num_workers=0)
+    loader = dict(
+        dataset=AugmentedData(),
+        batch_size=2,
+        collate_fn=dict(type='default_collate'),
+        num_workers=0)
     return Runner(
         model=DropoutModel(),
         work_dir=str(work_dir),
         train_dataloader=dict(loader, sampler=dict(type='InfiniteSampler')),
-        val_dataloader=dict(loader, sampler=dict(type='DefaultSampler',
-                                                 shuffle=False)),
+        val_dataloader=dict(
+            loader, sampler=dict(type='DefaultSampler', shuffle=False)),
         val_evaluator=Evaluator([MeanPrediction()]),
         val_cfg=dict(),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05,
-                                          momentum=0.9)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=2),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook',
-                                           by_epoch=False, interval=2)),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', by_epoch=False,
+                            interval=2)),
         custom_hooks=hooks,
         randomness=dict(seed=5),
         default_scope='mmengine',
@@ -86,8 +89,12 @@ def _straight_and_resumed(tmp_path, hooks):
     straight = _runner(tmp_path / 'straight', 4, hooks)
     straight.train()
     _runner(tmp_path / 'killed', 2, hooks).train()
-    resumed = _runner(tmp_path / 'killed', 4, hooks, resume=True,
-                      load_from=str(tmp_path / 'killed' / 'iter_2.pth'))
+    resumed = _runner(
+        tmp_path / 'killed',
+        4,
+        hooks,
+        resume=True,
+        load_from=str(tmp_path / 'killed' / 'iter_2.pth'))
     resumed.train()
     return straight.model.state_dict(), resumed.model.state_dict()
 

@@ -32,8 +32,8 @@ def test_defaults_follow_mmseg():
 
 
 def test_work_dir_and_cfg_options():
-    cfg = _load('--work-dir', 'here', '--cfg-options',
-                'train_cfg.max_iters=7', 'model.backbone.depth=34')
+    cfg = _load('--work-dir', 'here', '--cfg-options', 'train_cfg.max_iters=7',
+                'model.backbone.depth=34')
     assert cfg.work_dir == 'here'
     assert cfg.train_cfg.max_iters == 7
     assert cfg.model.backbone.depth == 34
@@ -57,9 +57,12 @@ def test_amp_swaps_the_optimizer_wrapper():
 
 
 def test_missing_config_is_a_clear_error(tmp_path):
-    args = argparse.Namespace(config=str(tmp_path / 'nope.py'), local_rank=0,
-                              launcher='none', cfg_options=None,
-                              work_dir=None)
+    args = argparse.Namespace(
+        config=str(tmp_path / 'nope.py'),
+        local_rank=0,
+        launcher='none',
+        cfg_options=None,
+        work_dir=None)
     with pytest.raises(FileNotFoundError, match='nope.py'):
         load_run_config(args)
 
@@ -77,8 +80,7 @@ def test_the_runner_has_the_config_hooks_only(tmp_path):
     names = [type(h).__name__ for h in runner.hooks]
     assert 'NormStateCheckHook' not in names
     assert 'RandomStateHook' not in names
-    (checkpoint, ) = [h for h in runner.hooks
-                      if isinstance(h, CheckpointHook)]
+    (checkpoint, ) = [h for h in runner.hooks if isinstance(h, CheckpointHook)]
     assert type(checkpoint) is CheckpointHook
 
 
@@ -88,8 +90,8 @@ def test_test_tool_adds_the_checkpoint_check_once():
     cfg.custom_hooks = [dict(type='DomainRoutingHook')]
     for _ in range(2):
         add_checkpoint_check(cfg)
-    assert [h['type'] for h in cfg.custom_hooks] == [
-        'DomainRoutingHook', 'NormStateCheckHook']
+    assert [h['type'] for h in cfg.custom_hooks
+            ] == ['DomainRoutingHook', 'NormStateCheckHook']
 
 
 @pytest.mark.parametrize('configured', [None, 3])

@@ -36,13 +36,17 @@ class ToyDataset(Dataset):
         return 8
 
     def __getitem__(self, idx):
-        return dict(inputs=torch.full((2, ), float(idx)),
-                    labels=torch.tensor([float(idx % 2)]))
+        return dict(
+            inputs=torch.full((2, ), float(idx)),
+            labels=torch.tensor([float(idx % 2)]))
 
 
 def _runner(work_dir, max_iters, **kwargs):
-    kwargs.setdefault('default_hooks', dict(
-        checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2)))
+    kwargs.setdefault(
+        'default_hooks',
+        dict(
+            checkpoint=dict(type='CheckpointHook', by_epoch=False,
+                            interval=2)))
     return Runner(
         model=ToyModel(),
         work_dir=str(work_dir),
@@ -52,8 +56,8 @@ def _runner(work_dir, max_iters, **kwargs):
             collate_fn=dict(type='default_collate'),
             batch_size=2),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-        param_scheduler=dict(type='PolyLR', power=0.9, by_epoch=False,
-                             end=max_iters),
+        param_scheduler=dict(
+            type='PolyLR', power=0.9, by_epoch=False, end=max_iters),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_scope='mmengine',
         experiment_name=f'toy_{os.path.basename(work_dir)}_{max_iters}',
@@ -148,25 +152,30 @@ def test_allow_list_names_both_numpy_pickle_names():
     """A checkpoint written under numpy 1.x names numpy.core, under 2.x
     numpy._core: both resolve to this numpy's functions."""
     from cn_seg.openmmlab.engine.safe_load import _multiarray
-    names = {name: fn for fn, name in
-             (g for g in checkpoint_safe_globals() if isinstance(g, tuple))}
+    names = {
+        name: fn
+        for fn, name in (g for g in checkpoint_safe_globals()
+                         if isinstance(g, tuple))
+    }
     for core in ('numpy.core', 'numpy._core'):
         assert names[f'{core}.multiarray._reconstruct'] is \
             _multiarray()._reconstruct
         assert names[f'{core}.multiarray.scalar'] is _multiarray().scalar
 
 
-@pytest.mark.parametrize('version', ['2.0.1', '2.4.1+cpu', '2.5.1+cu121',
-                                     '1.13.1'])
+@pytest.mark.parametrize('version',
+                         ['2.0.1', '2.4.1+cpu', '2.5.1+cu121', '1.13.1'])
 def test_old_torch_is_refused_with_the_version_needed(version):
     from cn_seg.openmmlab.engine.safe_load import check_torch_version
-    with pytest.raises(ImportError, match=r'needs torch>=2\.6, found torch '
-                       + version.replace('+', r'\+')):
+    with pytest.raises(
+            ImportError,
+            match=r'needs torch>=2\.6, found torch ' +
+            version.replace('+', r'\+')):
         check_torch_version(version)
 
 
-@pytest.mark.parametrize('version', ['2.6.0', '2.13.0+cpu', '2.7.0a0+git1',
-                                     '3.0.0'])
+@pytest.mark.parametrize('version',
+                         ['2.6.0', '2.13.0+cpu', '2.7.0a0+git1', '3.0.0'])
 def test_supported_torch_passes(version):
     from cn_seg.openmmlab.engine.safe_load import check_torch_version
     check_torch_version(version)

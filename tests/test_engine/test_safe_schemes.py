@@ -23,7 +23,6 @@ from torch import nn
 from cn_seg.openmmlab.engine import install_safe_loading
 from cn_seg.openmmlab.engine.safe_schemes import (is_weights_only_loader,
                                                   weights_only_loader)
-
 from .checkpoint_server import serve, write_payload
 
 FORCE = 'TORCH_FORCE_WEIGHTS_ONLY_LOAD'
@@ -43,8 +42,9 @@ def served(tmp_path, monkeypatch):
     marker = tmp_path / 'pwned'
     write_payload(folder / 'evil.pth', marker)
     good = nn.Linear(2, 3)
-    torch.save(dict(state_dict=good.state_dict(), meta=dict(iter=3)),
-               folder / 'good.pth')
+    torch.save(
+        dict(state_dict=good.state_dict(), meta=dict(iter=3)),
+        folder / 'good.pth')
     with serve(folder) as url:
         yield dict(url=url, marker=marker, good=good, tmp_path=tmp_path)
 
@@ -62,11 +62,14 @@ def _refused(load, marker, url):
 def test_every_registered_scheme_is_guarded():
     """Enumerated from the registry, so a scheme mmengine adds is caught."""
     schemes = CheckpointLoader._schemes
-    assert {'', 'http://', 'https://', 'open-mmlab://', 'openmmlab://',
-            'torchvision://', 'modelzoo://', 'mmcls://',
-            'pavi://'} <= set(schemes)
-    unguarded = [p for p, loader in schemes.items()
-                 if not is_weights_only_loader(loader)]
+    assert {
+        '', 'http://', 'https://', 'open-mmlab://', 'openmmlab://',
+        'torchvision://', 'modelzoo://', 'mmcls://', 'pavi://'
+    } <= set(schemes)
+    unguarded = [
+        p for p, loader in schemes.items()
+        if not is_weights_only_loader(loader)
+    ]
     assert unguarded == []
     # mmengine still names the scheme in its log ("Loads checkpoint by http
     # backend").
@@ -84,19 +87,19 @@ def test_http_payload_is_refused(served):
 
 def test_http_good_checkpoint_loads(served):
     model = nn.Linear(2, 3)
-    checkpoint = load_checkpoint(model, f"{served['url']}/good.pth",
-                                 map_location='cpu')
+    checkpoint = load_checkpoint(
+        model, f"{served['url']}/good.pth", map_location='cpu')
     assert checkpoint['meta'] == dict(iter=3)
-    torch.testing.assert_close(model.weight, served['good'].weight,
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        model.weight, served['good'].weight, rtol=0, atol=0)
 
 
 def test_open_mmlab_name_is_refused(served, monkeypatch):
     """``open-mmlab://NAME`` resolves to a URL through MMENGINE_HOME."""
     home = served['tmp_path'] / 'mmengine_home'
     home.mkdir()
-    (home / 'open_mmlab.json').write_text(
-        f'{{"evil_r50": "{served["url"]}/evil.pth"}}')
+    (home / 'open_mmlab.json'
+     ).write_text(f'{{"evil_r50": "{served["url"]}/evil.pth"}}')
     monkeypatch.setenv('MMENGINE_HOME', str(home))
     for prefix in ('open-mmlab://', 'openmmlab://'):
         with pytest.raises(pickle.UnpicklingError, match='Refused to load'):
@@ -109,9 +112,11 @@ def test_backbone_pretrained_url_is_refused(served):
     ``model.pretrained`` becomes."""
     from mmseg.models.backbones import ResNetV1c
     backbone = ResNetV1c(
-        depth=18, stem_channels=8, base_channels=8,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint=f"{served['url']}/evil.pth"))
+        depth=18,
+        stem_channels=8,
+        base_channels=8,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=f"{served['url']}/evil.pth"))
     with pytest.raises(pickle.UnpicklingError, match='Refused to load'):
         backbone.init_weights()
     assert not served['marker'].exists()
@@ -123,8 +128,8 @@ def test_guard_overrides_an_explicit_weights_only_false(tmp_path):
     path = write_payload(tmp_path / 'evil.pth', marker)
 
     def load_from_trusting(filename, map_location=None):
-        return torch.load(filename, map_location=map_location,
-                          weights_only=False)
+        return torch.load(
+            filename, map_location=map_location, weights_only=False)
 
     guarded = weights_only_loader(load_from_trusting)
     assert weights_only_loader(guarded) is guarded
@@ -133,20 +138,19 @@ def test_guard_overrides_an_explicit_weights_only_false(tmp_path):
     assert not marker.exists()
 
 
-def test_a_load_refuses_to_run_if_the_policy_was_undone(tmp_path,
-                                                        monkeypatch):
+def test_a_load_refuses_to_run_if_the_policy_was_undone(tmp_path, monkeypatch):
     path = tmp_path / 'good.pth'
     torch.save(nn.Linear(2, 3).state_dict(), path)
     monkeypatch.delenv(FORCE)
-    with pytest.raises(RuntimeError, match=r'Call install_safe_loading\(\) '
-                       'again'):
+    with pytest.raises(
+            RuntimeError, match=r'Call install_safe_loading\(\) '
+            'again'):
         _load_checkpoint(str(path))
 
 
 def test_install_is_idempotent_under_threads():
     """Eight threads at once: each scheme wrapped exactly once."""
-    threads = [threading.Thread(target=install_safe_loading)
-               for _ in range(8)]
+    threads = [threading.Thread(target=install_safe_loading) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -185,8 +189,11 @@ print(json.dumps(dict(before=before, after_import=after_import,
 
 def test_import_changes_nothing_but_registries():
     env = {k: v for k, v in os.environ.items() if k != FORCE}
-    out = subprocess.run([sys.executable, '-c', _SNAPSHOT], env=env,
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, '-c', _SNAPSHOT],
+                         env=env,
+                         check=True,
+                         capture_output=True,
+                         text=True).stdout
     state = json.loads(out.strip().splitlines()[-1])
     assert state['registered']
     assert state['after_import'] == state['before']
@@ -221,6 +228,6 @@ def test_force_no_weights_only_is_refused_with_the_fix(tmp_path, monkeypatch):
     path = tmp_path / 'good.pth'
     torch.save(nn.Linear(2, 3).state_dict(), path)
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-    with pytest.raises(RuntimeError,
-                       match='Unset TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'):
+    with pytest.raises(
+            RuntimeError, match='Unset TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'):
         _load_checkpoint(str(path))

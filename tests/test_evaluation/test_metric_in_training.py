@@ -16,11 +16,19 @@ default_hooks = dict(checkpoint=dict(save_best='mean/mIoU'))
 
 def test_mean_and_subset_keys_are_logged_and_select_the_best(tmp_path):
     make_data(tmp_path)
-    config = tiny_config(tmp_path, 'tiny_best.py', DEMO_CN, max_iters=2,
-                         val_interval=1, extra=SUMMARIES)
+    config = tiny_config(
+        tmp_path,
+        'tiny_best.py',
+        DEMO_CN,
+        max_iters=2,
+        val_interval=1,
+        extra=SUMMARIES)
     proc = subprocess.run(
         [sys.executable, f'{TOOLS}/train.py', config, '--work-dir', 'run'],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (scalars, ) = tmp_path.glob('run/*/vis_data/scalars.json')
     records = [json.loads(line) for line in scalars.read_text().splitlines()]

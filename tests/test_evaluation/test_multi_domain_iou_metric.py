@@ -36,8 +36,8 @@ def _by_hand(pairs):
         inter = np.sum((pred == c) & (gt == c))
         union = np.sum((pred == c) | (gt == c))
         iou.append(100 * inter / union if union else math.nan)
-        acc.append(100 * inter / np.sum(gt == c) if np.sum(gt == c) else
-                   math.nan)
+        acc.append(100 * inter /
+                   np.sum(gt == c) if np.sum(gt == c) else math.nan)
     return iou, acc, 100 * np.mean(pred == gt)
 
 
@@ -72,11 +72,12 @@ def test_per_domain_per_class_values_match_a_hand_computation():
 def test_dice_and_unnamed_domains():
     samples = [(None, [[0, 1]], [[0, 0]]), ('gta5', [[2, 2]], [[2, 1]])]
     metric = METRICS.build(
-        dict(type='MultiDomainIoUMetric', iou_metrics=['mDice'],
-             nan_to_num=-1))
+        dict(
+            type='MultiDomainIoUMetric', iou_metrics=['mDice'], nan_to_num=-1))
     metric.dataset_meta = dict(classes=CLASSES)
-    metric.process({}, [_sample(*samples[0], domain_idx=1),
-                        _sample(*samples[1])])
+    metric.process({},
+                   [_sample(*samples[0], domain_idx=1),
+                    _sample(*samples[1])])
     metrics = metric.evaluate(2)
     # domain 1 without a name: 'domain1'; Dice = 2|P&G| / (|P| + |G|)
     assert metrics['domain1/Dice.road'] == round(100 * 2 * 1 / (1 + 2), 2)
@@ -100,7 +101,9 @@ def _domain_summaries(samples, subset):
                                     if d == domain])
         index = [CLASSES.index(c) for c in subset]
         out[domain] = dict(
-            mIoU=np.nanmean(iou), mAcc=np.nanmean(acc), aAcc=a_acc,
+            mIoU=np.nanmean(iou),
+            mAcc=np.nanmean(acc),
+            aAcc=a_acc,
             subset_mIoU=np.nanmean(np.take(iou, index)),
             subset_mAcc=np.nanmean(np.take(acc, index)))
     return out
@@ -108,23 +111,27 @@ def _domain_summaries(samples, subset):
 
 def test_class_subsets_and_mean_over_domains_match_a_hand_computation():
     subset = ['road', 'car']
-    metrics = _evaluate(SAMPLES, iou_metrics=['mIoU'],
-                        class_subsets=dict(two=subset))
+    metrics = _evaluate(
+        SAMPLES, iou_metrics=['mIoU'], class_subsets=dict(two=subset))
     by_hand = _domain_summaries(SAMPLES, subset)
     for domain, summary in by_hand.items():
-        np.testing.assert_allclose(metrics[f'{domain}/mIoU.two'],
-                                   summary['subset_mIoU'], atol=ROUNDING)
-        np.testing.assert_allclose(metrics[f'{domain}/mAcc.two'],
-                                   summary['subset_mAcc'], atol=ROUNDING)
+        np.testing.assert_allclose(
+            metrics[f'{domain}/mIoU.two'],
+            summary['subset_mIoU'],
+            atol=ROUNDING)
+        np.testing.assert_allclose(
+            metrics[f'{domain}/mAcc.two'],
+            summary['subset_mAcc'],
+            atol=ROUNDING)
         assert f'{domain}/aAcc.two' not in metrics
     # gta5 has no car at all: its subset mean is road's value alone.
     assert metrics['gta5/mIoU.two'] == metrics['gta5/IoU.road']
     for key in ('mIoU', 'mAcc', 'aAcc', 'subset_mIoU', 'subset_mAcc'):
-        name = key.replace('subset_', '') + ('.two' if 'subset' in key
-                                             else '')
+        name = key.replace('subset_', '') + ('.two' if 'subset' in key else '')
         np.testing.assert_allclose(
             metrics[f'mean/{name}'],
-            np.mean([s[key] for s in by_hand.values()]), atol=ROUNDING)
+            np.mean([s[key] for s in by_hand.values()]),
+            atol=ROUNDING)
     assert not any(k.startswith('mean/IoU.') for k in metrics)
 
 
@@ -139,7 +146,8 @@ def test_mean_over_named_domains_or_none():
     everything = _evaluate(samples)
     np.testing.assert_allclose(
         everything['mean/mIoU'],
-        np.mean([s['mIoU'] for s in by_hand.values()]), atol=ROUNDING)
+        np.mean([s['mIoU'] for s in by_hand.values()]),
+        atol=ROUNDING)
     assert named['mean/mIoU'] != everything['mean/mIoU']
     off = _evaluate(samples, mean_over_domains=False)
     assert not any(k.startswith('mean/') for k in off)
@@ -154,16 +162,20 @@ def test_all_absent_subset_is_nan_and_so_is_its_mean():
 
 
 def test_mdice_subset_and_nan_to_num_follow_mmseg():
-    metrics = _evaluate(SAMPLES, iou_metrics=['mDice'], nan_to_num=0,
-                        class_subsets=dict(two=['sky', 'car']))
+    metrics = _evaluate(
+        SAMPLES,
+        iou_metrics=['mDice'],
+        nan_to_num=0,
+        class_subsets=dict(two=['sky', 'car']))
     # gta5: car absent -> 0 by nan_to_num, counted in the mean as mmseg's
     # mDice counts it.
     assert metrics['gta5/Dice.car'] == 0
-    np.testing.assert_allclose(metrics['gta5/mDice.two'],
-                               metrics['gta5/Dice.sky'] / 2, atol=ROUNDING)
+    np.testing.assert_allclose(
+        metrics['gta5/mDice.two'], metrics['gta5/Dice.sky'] / 2, atol=ROUNDING)
     np.testing.assert_allclose(
         metrics['gta5/mDice'],
-        np.mean([metrics[f'gta5/Dice.{c}'] for c in CLASSES]), atol=ROUNDING)
+        np.mean([metrics[f'gta5/Dice.{c}'] for c in CLASSES]),
+        atol=ROUNDING)
 
 
 @pytest.mark.parametrize('kwargs, match', [
@@ -182,15 +194,19 @@ def test_malformed_arguments_are_refused_at_construction(kwargs, match):
 
 
 def test_unknown_class_is_refused_when_the_classes_are_set():
-    metric = METRICS.build(dict(type='MultiDomainIoUMetric',
-                                class_subsets=dict(two=['road', 'cat'])))
+    metric = METRICS.build(
+        dict(
+            type='MultiDomainIoUMetric',
+            class_subsets=dict(two=['road', 'cat'])))
     with pytest.raises(ValueError, match=r"\['cat'\], not classes"):
         metric.dataset_meta = dict(classes=CLASSES)
 
 
 def test_unknown_or_clashing_domain_is_refused_at_evaluation():
-    with pytest.raises(ValueError, match=r"names \['mapillary'\].*"
-                       r"evaluated \['cityscapes', 'gta5'\]"):
+    with pytest.raises(
+            ValueError,
+            match=r"names \['mapillary'\].*"
+            r"evaluated \['cityscapes', 'gta5'\]"):
         _evaluate(SAMPLES, mean_over_domains=['cityscapes', 'mapillary'])
     clash = [('mean', [[0]], [[0]])]
     with pytest.raises(ValueError, match="named 'mean'"):

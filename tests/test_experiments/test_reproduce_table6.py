@@ -24,8 +24,10 @@ CELL = re.compile(r'^(n/a|[+-]?\d+\.\d\d( ± \d+\.\d\d)?)$')
 NUM_CLASSES = 19
 # The multi-scale experiment's evaluations: full size; half size with bank 1
 # and bank 0, as it is and padded like the training view.
-DOMAINS = ['cityscapes', 'cityscapes-0.5x', 'cityscapes-0.5x-bank0',
-           'cityscapes-0.5x-pad', 'cityscapes-0.5x-pad-bank0']
+DOMAINS = [
+    'cityscapes', 'cityscapes-0.5x', 'cityscapes-0.5x-bank0',
+    'cityscapes-0.5x-pad', 'cityscapes-0.5x-pad-bank0'
+]
 
 
 def _sections(text):
@@ -61,10 +63,14 @@ def _mean_std(values):
 @pytest.mark.slow
 def test_quick_table6_writes_a_well_formed_table(synthetic_root, tmp_path):
     out = tmp_path / 'table6'
-    result = subprocess.run(
-        [sys.executable, SCRIPT, '--quick', '--data', synthetic_root, '--out',
-         str(out)],
-        capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    result = subprocess.run([
+        sys.executable, SCRIPT, '--quick', '--data', synthetic_root, '--out',
+        str(out)
+    ],
+                            capture_output=True,
+                            text=True,
+                            timeout=600,
+                            cwd=str(tmp_path))
     assert result.returncode == 0, \
         result.stdout[-3000:] + result.stderr[-3000:]
     text = (out / 'table.md').read_text()
@@ -77,8 +83,10 @@ def test_quick_table6_writes_a_well_formed_table(synthetic_root, tmp_path):
     # The paper's layout: runs x classes, mIoU, and the difference rows.
     layout = _section(sections, 'Per-class IoU')
     assert len(layout[0]) == 1 + NUM_CLASSES + 2
-    assert [row[0] for row in layout] == ['run'] + variants + [
-        f'Δ {v} vs {variants[0]}' for v in variants[1:]]
+    assert [
+        row[0] for row in layout
+    ] == ['run'
+          ] + variants + [f'Δ {v} vs {variants[0]}' for v in variants[1:]]
     # mean ± std per class, compared with the runs' own validation records.
     spread = _section(sections, 'Mean ± std')
     assert spread[0] == ['class'] + variants
@@ -95,10 +103,10 @@ def test_quick_table6_writes_a_well_formed_table(synthetic_root, tmp_path):
     # Variant 4: every bank on every domain.
     matrix = _section(sections, 'Bank x domain')
     assert matrix[0][1:] == ['bank 0 (real)', 'bank 1 (rendered)']
-    assert [row[0] for row in matrix[1:]] == ['real val (cityscapes)',
-                                              'rendered val (gta5)']
-    assert all(CELL.match(c) and c != 'n/a' for row in matrix[1:]
-               for c in row[1:])
+    assert [row[0] for row in matrix[1:]
+            ] == ['real val (cityscapes)', 'rendered val (gta5)']
+    assert all(
+        CELL.match(c) and c != 'n/a' for row in matrix[1:] for c in row[1:])
     chart = np.asarray(Image.open(out / 'per_class_iou.png').convert('L'))
     assert chart.shape[1] > 400 and chart.std() > 10
 
@@ -110,9 +118,11 @@ def test_quick_multiscale_logs_per_view_losses(synthetic_root, tmp_path,
     # In this process, as Python runs a script: its folder first on the path.
     monkeypatch.syspath_prepend(EXPERIMENTS)
     main = runpy.run_path(SCRIPT)['main']
-    assert main(['--quick', '--experiment', 'multiscale', '--variants', '2',
-                 '--seeds', '1', '--data', synthetic_root, '--out',
-                 str(out)]) == 0
+    assert main([
+        '--quick', '--experiment', 'multiscale', '--variants', '2', '--seeds',
+        '1', '--data', synthetic_root, '--out',
+        str(out)
+    ]) == 0
     results = json.loads((out / 'results.json').read_text())
     assert list(results) == ['CN, 2 views']
     ((run, ), ) = results.values()
@@ -124,13 +134,14 @@ def test_quick_multiscale_logs_per_view_losses(synthetic_root, tmp_path,
     for record in train:
         terms = {k: v for k, v in record.items() if '.loss_' in k}
         assert set(terms) == {
-            f'{head}.loss_ce.{view}' for head in ('decode', 'aux')
-            for view in ('cityscapes', 'cityscapes-0.5x')}
-        assert record['loss'] == pytest.approx(sum(terms.values()),
-                                               rel=1e-5)
-    rows = _section(_sections((out / 'table.md').read_text()),
-                    'mIoU (%) by evaluated domain')
+            f'{head}.loss_ce.{view}'
+            for head in ('decode', 'aux')
+            for view in ('cityscapes', 'cityscapes-0.5x')
+        }
+        assert record['loss'] == pytest.approx(sum(terms.values()), rel=1e-5)
+    rows = _section(
+        _sections((out / 'table.md').read_text()),
+        'mIoU (%) by evaluated domain')
     # One seed: each cell is the run's own final mIoU of that domain.
-    assert rows == [['variant', *DOMAINS],
-                    ['CN, 2 views'] + [f'{val[f"{d}/mIoU"]:.2f}'
-                                       for d in DOMAINS]]
+    assert rows == [['variant', *DOMAINS], ['CN, 2 views'] +
+                    [f'{val[f"{d}/mIoU"]:.2f}' for d in DOMAINS]]

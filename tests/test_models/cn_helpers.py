@@ -21,13 +21,14 @@ def make_cn(channels, t, inner=None, dtype=torch.float64, seed=0, **kwargs):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         if cn.weight is not None:
-            cn.weight.copy_(1 + 0.5 * torch.randn(cn.weight.shape, generator=g))
+            cn.weight.copy_(1 +
+                            0.5 * torch.randn(cn.weight.shape, generator=g))
             cn.bias.copy_(torch.randn(cn.bias.shape, generator=g))
         if getattr(cn, 'running_mean', None) is not None:
-            cn.running_mean.copy_(torch.randn(cn.running_mean.shape,
-                                              generator=g))
-            cn.running_var.copy_(torch.rand(cn.running_var.shape,
-                                            generator=g) + 0.5)
+            cn.running_mean.copy_(
+                torch.randn(cn.running_mean.shape, generator=g))
+            cn.running_var.copy_(
+                torch.rand(cn.running_var.shape, generator=g) + 0.5)
     return cn
 
 
@@ -73,11 +74,10 @@ def assert_banks_equal(cn, banks, tol, params=True):
         if params and cn.weight is not None:
             torch.testing.assert_close(cn.weight.grad[k], bank.weight.grad,
                                        **tol)
-            torch.testing.assert_close(cn.bias.grad[k], bank.bias.grad,
-                                       **tol)
+            torch.testing.assert_close(cn.bias.grad[k], bank.bias.grad, **tol)
         if getattr(cn, 'running_mean', None) is not None:
-            torch.testing.assert_close(cn.running_mean[k],
-                                       bank.running_mean, **tol)
+            torch.testing.assert_close(cn.running_mean[k], bank.running_mean,
+                                       **tol)
             torch.testing.assert_close(cn.running_var[k], bank.running_var,
                                        **tol)
             assert int(cn.num_batches_tracked[k]) == \
@@ -93,36 +93,73 @@ def tiny_deeplabv3(cn):
     """A DeepLabV3-like EncoderDecoder (ResNetV1c-18 at width 8, ASPP, FCN
     auxiliary head), with CN of 2 banks if ``cn``, else BN."""
     norm = _norm(cn)
-    return MODELS.build(dict(
-        type='EncoderDecoder',
-        data_preprocessor=dict(type='SegDataPreProcessor'),
-        backbone=dict(type='ResNetV1c', depth=18, base_channels=8,
-                      stem_channels=8, dilations=(1, 1, 2, 4),
-                      strides=(1, 2, 1, 1), norm_cfg=norm),
-        decode_head=dict(type='ASPPHead', in_channels=64, in_index=3,
-                         channels=16, dilations=(1, 2), num_classes=5,
-                         dropout_ratio=0, norm_cfg=norm),
-        auxiliary_head=dict(type='FCNHead', in_channels=32, in_index=2,
-                            channels=8, num_convs=1, num_classes=5,
-                            dropout_ratio=0, norm_cfg=norm, loss_decode=dict(
-                                type='CrossEntropyLoss', loss_weight=0.4))))
+    return MODELS.build(
+        dict(
+            type='EncoderDecoder',
+            data_preprocessor=dict(type='SegDataPreProcessor'),
+            backbone=dict(
+                type='ResNetV1c',
+                depth=18,
+                base_channels=8,
+                stem_channels=8,
+                dilations=(1, 1, 2, 4),
+                strides=(1, 2, 1, 1),
+                norm_cfg=norm),
+            decode_head=dict(
+                type='ASPPHead',
+                in_channels=64,
+                in_index=3,
+                channels=16,
+                dilations=(1, 2),
+                num_classes=5,
+                dropout_ratio=0,
+                norm_cfg=norm),
+            auxiliary_head=dict(
+                type='FCNHead',
+                in_channels=32,
+                in_index=2,
+                channels=8,
+                num_convs=1,
+                num_classes=5,
+                dropout_ratio=0,
+                norm_cfg=norm,
+                loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4))))
 
 
 def tiny_cascade(cn):
     """A CascadeEncoderDecoder (FCN then OCR head), CN or BN."""
     norm = _norm(cn)
-    return MODELS.build(dict(
-        type='CascadeEncoderDecoder', num_stages=2,
-        data_preprocessor=dict(type='SegDataPreProcessor'),
-        backbone=dict(type='ResNetV1c', depth=18, base_channels=8,
-                      stem_channels=8, norm_cfg=norm),
-        decode_head=[
-            dict(type='FCNHead', in_channels=64, in_index=3, channels=8,
-                 num_convs=1, num_classes=5, dropout_ratio=0, norm_cfg=norm),
-            dict(type='OCRHead', in_channels=64, in_index=3, channels=8,
-                 ocr_channels=8, num_classes=5, dropout_ratio=0,
-                 norm_cfg=norm)
-        ]))
+    return MODELS.build(
+        dict(
+            type='CascadeEncoderDecoder',
+            num_stages=2,
+            data_preprocessor=dict(type='SegDataPreProcessor'),
+            backbone=dict(
+                type='ResNetV1c',
+                depth=18,
+                base_channels=8,
+                stem_channels=8,
+                norm_cfg=norm),
+            decode_head=[
+                dict(
+                    type='FCNHead',
+                    in_channels=64,
+                    in_index=3,
+                    channels=8,
+                    num_convs=1,
+                    num_classes=5,
+                    dropout_ratio=0,
+                    norm_cfg=norm),
+                dict(
+                    type='OCRHead',
+                    in_channels=64,
+                    in_index=3,
+                    channels=8,
+                    ocr_channels=8,
+                    num_classes=5,
+                    dropout_ratio=0,
+                    norm_cfg=norm)
+            ]))
 
 
 def data_samples(domains, size):

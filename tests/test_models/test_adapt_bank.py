@@ -15,7 +15,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 import cn_seg
 from cn_seg.models import BatchConsistentNorm, ConsistentNorm
-
 from .cn_helpers import TOL64, tiny_deeplabv3
 from .test_calibrate_bank import Plain, cn_model, frames
 
@@ -43,14 +42,14 @@ def reference(model, bank, momentum):
             bn.momentum = momentum
             bn.num_batches_tracked.zero_()
             parent, _, attr = name.rpartition('.')
-            setattr(plain.get_submodule(parent), attr,
-                    UpdateThenNormalize(bn))
+            setattr(plain.get_submodule(parent), attr, UpdateThenNormalize(bn))
     return plain
 
 
 def cn_layer_names(model):
-    return [n for n, m in model.named_modules()
-            if isinstance(m, ConsistentNorm)]
+    return [
+        n for n, m in model.named_modules() if isinstance(m, ConsistentNorm)
+    ]
 
 
 @pytest.mark.parametrize('momentum', [None, 0.3])
@@ -61,8 +60,8 @@ def test_predictions_and_statistics_equal_plain_bn_updated_per_batch(
     model.eval()
     before = copy.deepcopy(model.state_dict())
     ref = reference(model, 2 if from_bank is None else from_bank, momentum)
-    with cn_seg.adapt_bank(model, 2, from_bank=from_bank,
-                           momentum=momentum) as adapted:
+    with cn_seg.adapt_bank(
+            model, 2, from_bank=from_bank, momentum=momentum) as adapted:
         for x in batches:
             # Routing says bank 1; the adaptation runs bank 2.
             with cn_seg.domain_routing(model, [1] * len(x)):
@@ -103,13 +102,15 @@ def test_mmseg_segmentor_with_pooling_in_batches_of_one_frame():
     torch.manual_seed(0)
     model = tiny_deeplabv3(cn=True).double().eval()
     g = torch.Generator().manual_seed(3)
-    batches = [torch.randn(n, 3, 32, 32, generator=g, dtype=torch.float64)
-               for n in (1, 3, 1)]
+    batches = [
+        torch.randn(n, 3, 32, 32, generator=g, dtype=torch.float64)
+        for n in (1, 3, 1)
+    ]
     ref = reference(model, 0, 0.2)
     with cn_seg.adapt_bank(model, 1, from_bank=0, momentum=0.2) as adapted:
         for x in batches:
-            torch.testing.assert_close(model(x, mode='tensor'),
-                                       ref(x, mode='tensor'), **TOL64)
+            torch.testing.assert_close(
+                model(x, mode='tensor'), ref(x, mode='tensor'), **TOL64)
     assert adapted.skipped == {'decode_head.image_pool.1.bn': 2}
     assert adapted.num_batches == 3
 

@@ -6,20 +6,22 @@ from mmcv.cnn import build_norm_layer
 
 from cn_seg import domain_routing
 from cn_seg.models.norms.backends import select_backend
-from cn_seg_workbench.oracles.launches import LaunchCounter
 from cn_seg.models.norms.backends.selection import _resolve
+from cn_seg_workbench.oracles.launches import LaunchCounter
 
 
-@pytest.mark.parametrize('inner', [dict(type='BN'), dict(type='GN',
-                                                         num_groups=2)])
+@pytest.mark.parametrize(
+    'inner', [dict(type='BN'), dict(type='GN', num_groups=2)])
 @pytest.mark.parametrize('training', [True, False])
 def test_a_bad_environment_name_fails_the_first_forward(
         inner, training, monkeypatch):
     cn = build_norm_layer(dict(type='CN', num_domains=2, norm_cfg=inner),
                           4)[1].train(training)
     monkeypatch.setenv('CN_SEG_BACKEND', 'tritonn')
-    with pytest.raises(ValueError, match="CN_SEG_BACKEND='tritonn' is not a "
-                       'CN backend; use one of auto, cpu, triton, aten'):
+    with pytest.raises(
+            ValueError,
+            match="CN_SEG_BACKEND='tritonn' is not a "
+            'CN backend; use one of auto, cpu, triton, aten'):
         with domain_routing(cn, [0, 0, 1, 1]):
             cn(torch.randn(4, 4, 3, 3))
 
@@ -53,6 +55,8 @@ def test_resolved_once_per_device_and_dtype(monkeypatch):
 
 def test_a_forced_backend_that_cannot_take_the_input_says_why(monkeypatch):
     monkeypatch.setenv('CN_SEG_BACKEND', 'cpu')
-    with pytest.raises(ValueError, match='CN backend cpu cannot take '
-                       'torch.int64 inputs on cpu'):
+    with pytest.raises(
+            ValueError,
+            match='CN backend cpu cannot take '
+            'torch.int64 inputs on cpu'):
         select_backend(torch.zeros(2, 3, dtype=torch.long))

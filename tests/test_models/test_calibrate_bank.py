@@ -13,7 +13,6 @@ from torch import nn
 
 import cn_seg
 from cn_seg.models import BatchConsistentNorm, ConsistentNorm
-
 from .cn_helpers import TOL64, tiny_deeplabv3
 
 
@@ -24,9 +23,8 @@ class Plain(nn.Module):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
-            nn.Dropout(0.5), nn.Conv2d(6, 6, 3, padding=1),
-            nn.GroupNorm(2, 6), nn.ReLU(), nn.Conv2d(6, 4, 1),
-            nn.BatchNorm2d(4, momentum=0.05))
+            nn.Dropout(0.5), nn.Conv2d(6, 6, 3, padding=1), nn.GroupNorm(2, 6),
+            nn.ReLU(), nn.Conv2d(6, 4, 1), nn.BatchNorm2d(4, momentum=0.05))
 
     def forward(self, x, shift=0.0):
         return self.body(x + shift)
@@ -50,8 +48,10 @@ def cn_model(num_domains=3, seed=0):
 
 def frames(sizes=(3, 2, 4), seed=1):
     g = torch.Generator().manual_seed(seed)
-    return [2 + 3 * torch.randn(n, 3, 5, 6, generator=g, dtype=torch.float64)
-            for n in sizes]
+    return [
+        2 + 3 * torch.randn(n, 3, 5, 6, generator=g, dtype=torch.float64)
+        for n in sizes
+    ]
 
 
 def plain_reference(model, bank, batches, call=lambda m, b: m(b)):
@@ -70,8 +70,10 @@ def plain_reference(model, bank, batches, call=lambda m, b: m(b)):
 
 
 def bn_names(model):
-    return [n for n, m in model.named_modules()
-            if isinstance(m, BatchConsistentNorm)]
+    return [
+        n for n, m in model.named_modules()
+        if isinstance(m, BatchConsistentNorm)
+    ]
 
 
 @pytest.mark.parametrize('from_bank', [None, 0])
@@ -90,16 +92,17 @@ def test_statistics_equal_plain_bn_with_cumulative_average(from_bank):
                 m.weight[2] = m.weight[source]
                 m.bias[2] = m.bias[source]
     ref = plain_reference(ref_model, 2, batches)
-    assert cn_seg.calibrate_bank(model, iter(batches), 2,
-                                 from_bank=from_bank) == 3
+    assert cn_seg.calibrate_bank(
+        model, iter(batches), 2, from_bank=from_bank) == 3
     assert [m.training for m in model.modules()] == modes
     assert all(p.grad is None for p in model.parameters())
     state, ref_state = model.state_dict(), ref.state_dict()
     changed = {'running_mean', 'running_var', 'num_batches_tracked'}
     if from_bank is not None:
         changed |= {'weight', 'bias'}
-    cn_layers = [n for n, m in model.named_modules()
-                 if isinstance(m, ConsistentNorm)]
+    cn_layers = [
+        n for n, m in model.named_modules() if isinstance(m, ConsistentNorm)
+    ]
     for key, value in state.items():
         layer, kind = key.rsplit('.', 1)
         if layer not in cn_layers:
@@ -112,8 +115,10 @@ def test_statistics_equal_plain_bn_with_cumulative_average(from_bank):
                 assert torch.equal(value[k], before[key][k]), (key, k)
     momenta = [model.get_submodule(n).momentum for n in bn_names(model)]
     assert momenta == [0.1, 0.05]
-    assert [int(model.get_submodule(n).num_batches_tracked[2])
-            for n in bn_names(model)] == [3, 3]
+    assert [
+        int(model.get_submodule(n).num_batches_tracked[2])
+        for n in bn_names(model)
+    ] == [3, 3]
     # The calibrated bank now computes what the plain calibrated model does.
     x = frames((2, ), seed=4)[0]
     with cn_seg.domain_routing(model.eval(), [2, 2]):
@@ -141,9 +146,11 @@ def test_mmseg_segmentor_in_tensor_mode():
     torch.manual_seed(0)
     model = tiny_deeplabv3(cn=True).double()
     g = torch.Generator().manual_seed(2)
-    batches = [dict(inputs=torch.randn(n, 3, 32, 32, generator=g,
-                                       dtype=torch.float64), mode='tensor')
-               for n in (2, 3)]
+    batches = [
+        dict(
+            inputs=torch.randn(n, 3, 32, 32, generator=g, dtype=torch.float64),
+            mode='tensor') for n in (2, 3)
+    ]
     ref = plain_reference(model, 0, batches, lambda m, b: m(**b))
     assert cn_seg.calibrate_bank(model, batches, 1, from_bank=0) == 2
     names = bn_names(model)
@@ -162,17 +169,21 @@ def test_bad_inputs_are_clear_errors_and_change_nothing():
     before = copy.deepcopy(model.state_dict())
     with pytest.raises(ValueError, match='got no batches'):
         cn_seg.calibrate_bank(model, [], 1)
-    with pytest.raises(ValueError, match=r'bank=3 is not a bank of the '
-                       r'model: its CN layers have 3 banks'):
+    with pytest.raises(
+            ValueError,
+            match=r'bank=3 is not a bank of the '
+            r'model: its CN layers have 3 banks'):
         cn_seg.calibrate_bank(model, frames(), 3)
     with pytest.raises(ValueError, match=r'from_bank=-1 is not a bank'):
         cn_seg.calibrate_bank(model, frames(), 1, from_bank=-1)
     with pytest.raises(ValueError, match='has no CN layer; convert'):
         cn_seg.calibrate_bank(Plain(), frames(), 0)
-    with pytest.raises(ValueError, match='no CN layer of the model keeps '
-                       'running statistics'):
-        cn_seg.calibrate_bank(cn_seg.convert_cn(nn.GroupNorm(1, 3), 2),
-                              frames(), 0)
+    with pytest.raises(
+            ValueError,
+            match='no CN layer of the model keeps '
+            'running statistics'):
+        cn_seg.calibrate_bank(
+            cn_seg.convert_cn(nn.GroupNorm(1, 3), 2), frames(), 0)
     # A batch that fails half way (a wrong shape) leaves the model as it was.
     bad = frames() + [torch.zeros(2, 5, 5, 6, dtype=torch.float64)]
     with pytest.raises(RuntimeError) as info:

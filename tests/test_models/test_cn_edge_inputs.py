@@ -15,8 +15,10 @@ DOMAINS = [0, 1, 1, 0, 1, 0]
 # statistics and sums are float32 in both, so the difference is the
 # rounding of each half result: one unit roundoff relative (float16 2^-11,
 # bfloat16 2^-8) of values of order 1 to 10; two units leave margin.
-HALF_TOL = {torch.float16: dict(rtol=2 * 2**-11, atol=2 * 2**-11 * 4),
-            torch.bfloat16: dict(rtol=2 * 2**-8, atol=2 * 2**-8 * 4)}
+HALF_TOL = {
+    torch.float16: dict(rtol=2 * 2**-11, atol=2 * 2**-11 * 4),
+    torch.bfloat16: dict(rtol=2 * 2**-8, atol=2 * 2**-8 * 4)
+}
 
 
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
@@ -48,10 +50,10 @@ def test_a_half_precision_layer_trains_like_batchnorm(dtype, backend):
         assert cn.weight.grad.dtype == dtype
         # Sums of 75 products: the reference's float32 rounding of the sum
         # is below the half rounding of the result.
-        torch.testing.assert_close(cn.weight.grad[k].float(),
-                                   bank.weight.grad, **tol)
-        torch.testing.assert_close(cn.running_var[k].float(),
-                                   bank.running_var, **tol)
+        torch.testing.assert_close(cn.weight.grad[k].float(), bank.weight.grad,
+                                   **tol)
+        torch.testing.assert_close(cn.running_var[k].float(), bank.running_var,
+                                   **tol)
         torch.testing.assert_close(cn.running_mean[k].float(),
                                    bank.running_mean, **tol)
 

@@ -14,13 +14,19 @@ from torch import nn
 from cn_seg import ConsistentNorm, domain_routing
 from cn_seg.openmmlab.engine.hooks import DomainRoutingHook
 
-CN = dict(type='CN', num_domains=2, norm_cfg=dict(type='BN'),
-          requires_grad=True)
+CN = dict(
+    type='CN', num_domains=2, norm_cfg=dict(type='BN'), requires_grad=True)
 
 
 def _resnet(norm_cfg, **kwargs):
-    cfg = dict(type='ResNetV1c', depth=18, base_channels=8, stem_channels=8,
-               norm_cfg=norm_cfg, out_indices=(3, ), **kwargs)
+    cfg = dict(
+        type='ResNetV1c',
+        depth=18,
+        base_channels=8,
+        stem_channels=8,
+        norm_cfg=norm_cfg,
+        out_indices=(3, ),
+        **kwargs)
     return MODELS.build(cfg)
 
 
@@ -115,7 +121,8 @@ def test_requires_grad_false_and_norm_eval_and_frozen_stages():
     model.train()
     assert not model.stem[1].training and not model.layer1[0].bn1.training
     assert not model.layer1[0].bn1.weight.requires_grad
-    assert model.layer2[0].bn1.training and model.layer2[0].bn1.weight.requires_grad
+    assert model.layer2[0].bn1.training and model.layer2[
+        0].bn1.weight.requires_grad
     # A frozen (eval-mode) CN layer inside a training model needs no route.
     x = torch.randn(4, 3, 32, 32)  # layer4 is 1x1: two samples per bank
     with domain_routing(model, [0, 0, 1, 1]):
@@ -124,11 +131,16 @@ def test_requires_grad_false_and_norm_eval_and_frozen_stages():
 
 def test_norm_decay_mult_applies_to_cn_parameters():
     model = nn.Sequential(nn.Conv2d(3, 4, 1), build_norm_layer(CN, 4)[1])
-    wrapper = build_optim_wrapper(model, dict(
-        optimizer=dict(type='SGD', lr=0.1, weight_decay=1e-4),
-        paramwise_cfg=dict(norm_decay_mult=0.0)))
-    decays = {id(p): g['weight_decay']
-              for g in wrapper.optimizer.param_groups for p in g['params']}
+    wrapper = build_optim_wrapper(
+        model,
+        dict(
+            optimizer=dict(type='SGD', lr=0.1, weight_decay=1e-4),
+            paramwise_cfg=dict(norm_decay_mult=0.0)))
+    decays = {
+        id(p): g['weight_decay']
+        for g in wrapper.optimizer.param_groups
+        for p in g['params']
+    }
     assert decays[id(model[1].weight)] == 0.0
     assert decays[id(model[1].bias)] == 0.0
     assert decays[id(model[0].weight)] == 1e-4
@@ -187,10 +199,14 @@ def test_routing_hook_warns_about_missing_safety_hooks(tmp_path):
         assert "configs/_base_/cn_runtime.py" in warning
         records.clear()
         safe = Runner(
-            model=safe, work_dir=str(tmp_path / 'safe'),
+            model=safe,
+            work_dir=str(tmp_path / 'safe'),
             default_hooks=dict(checkpoint=AtomicCheckpointHook(interval=1)),
-            custom_hooks=[SafeLoadingHook(), NormStateCheckHook(),
-                          RandomStateHook()])
+            custom_hooks=[
+                SafeLoadingHook(),
+                NormStateCheckHook(),
+                RandomStateHook()
+            ])
         DomainRoutingHook().before_run(safe)
         assert records == []
     finally:

@@ -8,9 +8,9 @@ bounds that rounding).
 import copy
 import os.path as osp
 
-import cn_seg
 import torch
 
+import cn_seg
 from cn_seg import enable_domain_routing
 from .cn_helpers import data_samples, tiny_deeplabv3
 
@@ -26,8 +26,8 @@ def _step(model, x, samples):
 
 def _inputs():
     torch.manual_seed(1)
-    return torch.randn(4, 3, 32, 32, dtype=torch.float64), data_samples(
-        DOMAINS, (32, 32))
+    return torch.randn(
+        4, 3, 32, 32, dtype=torch.float64), data_samples(DOMAINS, (32, 32))
 
 
 def test_dynamo_traces_cn_layers_without_a_graph_break():
@@ -35,9 +35,10 @@ def test_dynamo_traces_cn_layers_without_a_graph_break():
     model = enable_domain_routing(tiny_deeplabv3(True).double()).train()
     explained = torch._dynamo.explain(_step)(model, *_inputs())
     assert explained.graph_count >= 1
-    in_cn = [b for b in explained.break_reasons
-             if any(frame.filename.startswith(PACKAGE)
-                    for frame in b.user_stack)]
+    in_cn = [
+        b for b in explained.break_reasons if any(
+            frame.filename.startswith(PACKAGE) for frame in b.user_stack)
+    ]
     # The step does break in mmseg's accuracy (a data-dependent nonzero),
     # never in cn_seg's code.
     assert not in_cn, [b.reason for b in in_cn]

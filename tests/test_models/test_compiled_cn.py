@@ -70,8 +70,7 @@ def test_compiled_equals_eager_in_every_order(t):
                                     eager.parameters()):
                 torch.testing.assert_close(p.grad, q.grad, **TOL, msg=name)
                 p.grad = q.grad = None
-            for (name, b), c in zip(compiled.named_buffers(),
-                                    eager.buffers()):
+            for (name, b), c in zip(compiled.named_buffers(), eager.buffers()):
                 torch.testing.assert_close(b, c, **TOL, msg=name)
 
 
@@ -90,8 +89,9 @@ def _kernels(block, domain_idx):
             forward(x).sum().backward()
 
     _, codes = run_and_get_code(step)
-    calls = sum(len(re.findall(r'^\s+(cpp_fused_\w+|triton_\w+)\(', code,
-                               re.M)) for code in codes)
+    calls = sum(
+        len(re.findall(r'^\s+(cpp_fused_\w+|triton_\w+)\(', code, re.M))
+        for code in codes)
     return calls, metrics.generated_kernel_count
 
 

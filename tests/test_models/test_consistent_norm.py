@@ -26,17 +26,18 @@ from .cn_helpers import (TOL64, assert_banks_equal, cn_step, make_cn,
 TOL32 = dict(rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize('domain_idx', [
-    [0, 1, 1, 0, 1, 0],          # shuffled, 2 domains
-    [1, 1, 1, 1, 0, 0, 1],       # unequal counts, grouped
-    [2, 0, 1, 2, 2, 0, 1, 1],    # 3 domains shuffled
-    [3, 1, 0, 2, 3, 3, 1, 0, 2],  # 4 domains
-    [0, 0, 1, 1, 2, 2, 3, 3],    # 4 domains grouped (zero-copy path)
-])
+@pytest.mark.parametrize(
+    'domain_idx',
+    [
+        [0, 1, 1, 0, 1, 0],  # shuffled, 2 domains
+        [1, 1, 1, 1, 0, 0, 1],  # unequal counts, grouped
+        [2, 0, 1, 2, 2, 0, 1, 1],  # 3 domains shuffled
+        [3, 1, 0, 2, 3, 3, 1, 0, 2],  # 4 domains
+        [0, 0, 1, 1, 2, 2, 3, 3],  # 4 domains grouped (zero-copy path)
+    ])
 @pytest.mark.parametrize('dtype,tol', [(torch.float64, TOL64),
                                        (torch.float32, TOL32)])
-def test_training_equals_plain_bn_per_domain(domain_idx, dtype, tol,
-                                             backend):
+def test_training_equals_plain_bn_per_domain(domain_idx, dtype, tol, backend):
     t = max(domain_idx) + 1
     cn = make_cn(5, t, dtype=dtype).train()
     g = torch.Generator().manual_seed(1)
@@ -85,13 +86,13 @@ def test_eval_mode_uses_running_stats_of_each_bank():
         out = cn(x)
     banks = PerDomainNorm.from_cn(cn).banks
     for i, k in enumerate(idx):
-        torch.testing.assert_close(out[i:i + 1], banks[k](x[i:i + 1]),
-                                   **TOL64)
+        torch.testing.assert_close(out[i:i + 1], banks[k](x[i:i + 1]), **TOL64)
     # Without routing, every sample uses eval_domain (0 by default).
     torch.testing.assert_close(cn(x), banks[0](x), **TOL64)
     cn1 = make_cn(4, 2, eval_domain=1).eval()
-    torch.testing.assert_close(cn1(x), PerDomainNorm.from_cn(cn1).banks[1](x),
-                               **TOL64)
+    torch.testing.assert_close(
+        cn1(x),
+        PerDomainNorm.from_cn(cn1).banks[1](x), **TOL64)
 
 
 @pytest.mark.parametrize('inner', [
@@ -122,10 +123,9 @@ def test_sample_wise_norms_get_per_domain_affine(inner):
 def test_the_variants_are_what_torch_and_mmengine_expect():
     """Batch CN is a _BatchNorm (norm_eval, frozen_stages, weight decay);
     affine-only CN is not, so SyncBN conversions leave it alone."""
-    bn = build_norm_layer(dict(type='CN', norm_cfg=dict(type='SyncBN')),
-                          4)[1]
-    gn = build_norm_layer(dict(type='CN', norm_cfg=dict(type='GN',
-                                                        num_groups=2)), 4)[1]
+    bn = build_norm_layer(dict(type='CN', norm_cfg=dict(type='SyncBN')), 4)[1]
+    gn = build_norm_layer(
+        dict(type='CN', norm_cfg=dict(type='GN', num_groups=2)), 4)[1]
     assert isinstance(bn, BatchConsistentNorm) and isinstance(bn, _BatchNorm)
     assert isinstance(gn, AffineConsistentNorm)
     assert not isinstance(gn, _BatchNorm)

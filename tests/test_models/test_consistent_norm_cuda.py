@@ -6,8 +6,8 @@ from cn_seg import domain_routing, fold_cn
 from cn_seg.models.norms.backends import why_unavailable
 from .cn_helpers import make_cn, reference_step
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
-                                reason='needs a CUDA device')
+pytestmark = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason='needs a CUDA device')
 TOL = dict(rtol=1e-4, atol=1e-4)
 
 
@@ -53,14 +53,14 @@ def test_cuda_autocast_half_matches_float32(cuda_backend):
     ref = make_cn(8, 2, dtype=torch.float32).cuda().train()
     x = torch.randn(4, 8, 16, 16, device='cuda')
     conv = torch.nn.Conv2d(8, 8, 1).cuda()
-    with domain_routing(cn, [0, 0, 1, 1]), torch.autocast('cuda',
-                                                           torch.float16):
+    with domain_routing(cn,
+                        [0, 0, 1, 1]), torch.autocast('cuda', torch.float16):
         out_half = cn(conv(x))
     with domain_routing(ref, [0, 0, 1, 1]):
         out_full = ref(conv(x))
     assert out_half.dtype == torch.float16
-    torch.testing.assert_close(out_half.float(), out_full, rtol=1e-2,
-                               atol=1e-2)
+    torch.testing.assert_close(
+        out_half.float(), out_full, rtol=1e-2, atol=1e-2)
     out_half.float().sum().backward()
 
 

@@ -15,7 +15,6 @@ import cn_seg
 from cn_seg.models import (AffineConsistentNorm, BatchConsistentNorm,
                            ConsistentNorm)
 from cn_seg_workbench.oracles.reference import PerDomainNorm
-
 from .cn_helpers import TOL64
 
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm,
@@ -29,9 +28,9 @@ class Plain(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
         self.bn = nn.BatchNorm2d(8, momentum=0.3)
-        self.block = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1),
-                                   nn.GroupNorm(2, 8, eps=1e-4), nn.ReLU(),
-                                   nn.InstanceNorm2d(8, affine=True))
+        self.block = nn.Sequential(
+            nn.Conv2d(8, 8, 3, padding=1), nn.GroupNorm(2, 8, eps=1e-4),
+            nn.ReLU(), nn.InstanceNorm2d(8, affine=True))
         self.fc = nn.Linear(8, 6)
         self.bn1d = nn.BatchNorm1d(6, momentum=None)
         self.ln = nn.LayerNorm(6)
@@ -69,14 +68,20 @@ def test_converts_every_norm_keeping_its_settings():
     plain.fc.weight.requires_grad_(False)
     plain.bn.bias.requires_grad_(False)
     model = cn_seg.convert_cn(copy.deepcopy(plain), 3, eval_domain=2)
-    assert not [m for m in model.modules() if isinstance(m, NORMS)
-                and not isinstance(m, ConsistentNorm)]
+    assert not [
+        m for m in model.modules()
+        if isinstance(m, NORMS) and not isinstance(m, ConsistentNorm)
+    ]
     assert isinstance(model.bn, BatchConsistentNorm)
     assert isinstance(model.bn1d, BatchConsistentNorm)
     for name in ('block.1', 'block.3', 'ln'):
         assert isinstance(model.get_submodule(name), AffineConsistentNorm)
-    assert model.bn.norm_cfg == dict(type='BN', eps=1e-5, momentum=0.3,
-                                     affine=True, track_running_stats=True)
+    assert model.bn.norm_cfg == dict(
+        type='BN',
+        eps=1e-5,
+        momentum=0.3,
+        affine=True,
+        track_running_stats=True)
     assert model.bn1d.momentum is None and model.bn1d.norm_cfg['type'] == \
         'BN1d'
     assert model.block[1].norm_cfg['num_groups'] == 2
@@ -86,8 +91,8 @@ def test_converts_every_norm_keeping_its_settings():
     assert not model.fc.weight.requires_grad
     for name, tensor in list(model.named_parameters()) + list(
             model.named_buffers()):
-        assert tensor.dtype == (torch.long if 'num_batches' in name
-                                else torch.float64), name
+        assert tensor.dtype == (torch.long if 'num_batches' in name else
+                                torch.float64), name
     # Every bank holds the plain layer's state.
     state = plain.state_dict()
     for key, value in model.state_dict().items():
@@ -116,8 +121,7 @@ def test_outputs_unchanged_in_eval_and_train_mode():
         cn, ref = model.get_submodule(name), plain.get_submodule(name)
         torch.testing.assert_close(cn.running_mean[1], ref.running_mean,
                                    **TOL64)
-        torch.testing.assert_close(cn.running_var[1], ref.running_var,
-                                   **TOL64)
+        torch.testing.assert_close(cn.running_var[1], ref.running_var, **TOL64)
         assert int(cn.num_batches_tracked[1]) == 8
         assert torch.equal(cn.running_mean[0],
                            before[f'{name}.running_mean'][0])
@@ -156,8 +160,8 @@ def test_batch_cn_on_1d_2d_and_3d_inputs(shape, backend):
         cn.eval(), ref.eval()
         torch.testing.assert_close(cn(x), ref(x, domains), **TOL64)
     for k in range(2):
-        torch.testing.assert_close(cn.running_var[k],
-                                   ref.banks[k].running_var, **TOL64)
+        torch.testing.assert_close(cn.running_var[k], ref.banks[k].running_var,
+                                   **TOL64)
 
 
 class _Routed(nn.Module):
@@ -177,8 +181,7 @@ def per_domain_reference(plain, num_domains, holder):
         for name, child in list(parent.named_children()):
             if isinstance(child, NORMS):
                 banks = [copy.deepcopy(child) for _ in range(num_domains)]
-                setattr(parent, name,
-                        _Routed(PerDomainNorm(banks), holder))
+                setattr(parent, name, _Routed(PerDomainNorm(banks), holder))
     return plain
 
 
@@ -207,8 +210,9 @@ def test_round_trip_convert_route_train_fold():
     x = inputs(seed=5)
     for k in range(2):
         folded = cn_seg.fold_cn(copy.deepcopy(model), k).eval()
-        assert not [m for m in folded.modules()
-                    if isinstance(m, ConsistentNorm)]
+        assert not [
+            m for m in folded.modules() if isinstance(m, ConsistentNorm)
+        ]
         assert type(folded.bn1d) is nn.BatchNorm1d
         holder['domain_idx'] = [k] * 4
         torch.testing.assert_close(folded(x), ref.eval()(x), **TOL64)
@@ -217,15 +221,17 @@ def test_round_trip_convert_route_train_fold():
 
 
 def test_refusals_are_clear_and_change_nothing():
-    model = nn.Sequential(nn.BatchNorm2d(3),
-                          nn.InstanceNorm2d(3, track_running_stats=True))
-    with pytest.raises(ValueError, match=r'1 is an InstanceNorm2d with '
-                       'track_running_stats=True'):
+    model = nn.Sequential(
+        nn.BatchNorm2d(3), nn.InstanceNorm2d(3, track_running_stats=True))
+    with pytest.raises(
+            ValueError,
+            match=r'1 is an InstanceNorm2d with '
+            'track_running_stats=True'):
         cn_seg.convert_cn(model, 2)
     assert type(model[0]) is nn.BatchNorm2d
     with pytest.raises(ValueError, match='ln is a LayerNorm with bias=False'):
-        cn_seg.convert_cn(nn.ModuleDict(dict(ln=nn.LayerNorm(4, bias=False))),
-                          2)
+        cn_seg.convert_cn(
+            nn.ModuleDict(dict(ln=nn.LayerNorm(4, bias=False))), 2)
     with pytest.raises(ValueError, match='num_domains >= 1'):
         cn_seg.convert_cn(nn.BatchNorm2d(3), 0)
     with pytest.raises(ValueError, match=r'eval_domain=2 must be a bank'):

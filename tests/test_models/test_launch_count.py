@@ -53,8 +53,10 @@ def test_triton_backend_launches_at_most_ten(batch, momentum, monkeypatch):
     monkeypatch.setenv('CN_SEG_BACKEND', 'triton')
     domain_idx = BATCHES[batch]
     cn = build_norm_layer(
-        dict(type='CN', num_domains=max(domain_idx) + 1,
-             norm_cfg=dict(type='BN', momentum=momentum)), 16)[1].train()
+        dict(
+            type='CN',
+            num_domains=max(domain_idx) + 1,
+            norm_cfg=dict(type='BN', momentum=momentum)), 16)[1].train()
     counter = count_step(cn, domain_idx)
     # Six kernels (two reduction stages and one elementwise kernel each
     # way) and four allocations; no host round trip either.

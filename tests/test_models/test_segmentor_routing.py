@@ -5,7 +5,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
-
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from cn_seg import ConsistentNorm, enable_domain_routing, fold_cn
@@ -26,20 +25,24 @@ def _split_banks(cn_model):
     with torch.no_grad():
         for m in cn_model.modules():
             if isinstance(m, ConsistentNorm):
-                m.weight[1].add_(0.3 * torch.randn(m.weight.shape[1:],
-                                                   generator=g))
-                m.bias[1].add_(0.3 * torch.randn(m.bias.shape[1:],
-                                                 generator=g))
+                m.weight[1].add_(0.3 *
+                                 torch.randn(m.weight.shape[1:], generator=g))
+                m.bias[1].add_(0.3 *
+                               torch.randn(m.bias.shape[1:], generator=g))
                 m.running_mean[1].add_(torch.rand(m.num_features, generator=g))
                 m.running_var[1].mul_(1.5)
     return [{
-        k: (v[d] if v.dim() and k.rsplit('.', 1)[0] in _cn_names(cn_model)
-            else v) for k, v in cn_model.state_dict().items()
+        k:
+        (v[d] if v.dim() and k.rsplit('.', 1)[0] in _cn_names(cn_model) else v)
+        for k, v in cn_model.state_dict().items()
     } for d in range(2)]
 
 
 def _cn_names(model):
-    return {n for n, m in model.named_modules() if isinstance(m, ConsistentNorm)}
+    return {
+        n
+        for n, m in model.named_modules() if isinstance(m, ConsistentNorm)
+    }
 
 
 @pytest.mark.parametrize('build', [tiny_deeplabv3, tiny_cascade])
@@ -58,8 +61,8 @@ def test_one_mixed_forward_equals_plain_models_per_domain(build):
         out = cn_model(x, samples, mode='tensor')
         ref = torch.empty_like(out)
         for d in (0, 1):
-            sel = torch.tensor([i for i, k in enumerate(domains)
-                                if (k or 0) == d])
+            sel = torch.tensor(
+                [i for i, k in enumerate(domains) if (k or 0) == d])
             ref[sel] = plain[d](x[sel], mode='tensor')
         torch.testing.assert_close(out, ref, **TOL)
 
@@ -71,7 +74,8 @@ def test_loss_mode_trains_each_bank_on_its_domain():
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     bn = model.backbone.stem[1]
     assert bn.num_batches_tracked.tolist() == [0, 1]
-    assert torch.all(bn.weight.grad[0] == 0) and bn.weight.grad[1].abs().sum() > 0
+    assert torch.all(
+        bn.weight.grad[0] == 0) and bn.weight.grad[1].abs().sum() > 0
     with pytest.raises(RuntimeError, match='without domain routing'):
         model(x, mode='tensor')  # no data samples: nothing to route by
 
@@ -86,8 +90,9 @@ def test_fold_cn_gives_the_plain_model_of_that_bank():
     assert sum(p.numel() for p in folded.parameters()) == \
         sum(p.numel() for p in plain.parameters())
     x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
-    torch.testing.assert_close(folded(x, mode='tensor'),
-                               plain.eval()(x, mode='tensor'), **TOL)
+    torch.testing.assert_close(
+        folded(x, mode='tensor'),
+        plain.eval()(x, mode='tensor'), **TOL)
     enable_domain_routing(cn_model).eval()
     torch.testing.assert_close(
         cn_model(x, data_samples([1, 1], (32, 32)), mode='tensor'),
@@ -109,7 +114,8 @@ model = dict(
     decode_head=dict(norm_cfg=cn),
     auxiliary_head=dict(norm_cfg=cn))
 custom_hooks = [dict(type='DomainRoutingHook')]
-""", file_format='.py')
+""",
+        file_format='.py')
     model = MODELS.build(cfg.model)
     plain = MODELS.build(
         Config.fromstring(f"_base_ = ['{BASE}']", '.py').model)
@@ -118,7 +124,9 @@ custom_hooks = [dict(type='DomainRoutingHook')]
     assert num_cn == num_bn  # every SyncBN of mmseg's model became CN
     enable_domain_routing(model).train()
     # Two samples per bank: ASPP's image pooling normalizes 1x1 features.
-    losses = model(torch.randn(4, 3, 64, 64),
-                   data_samples([0, 0, 1, 1], (64, 64)), mode='loss')
+    losses = model(
+        torch.randn(4, 3, 64, 64),
+        data_samples([0, 0, 1, 1], (64, 64)),
+        mode='loss')
     assert set(losses) >= {'decode.loss_ce', 'aux.loss_ce'}
     assert torch.isfinite(losses['decode.loss_ce'])

@@ -27,8 +27,10 @@ def _plain_bn_in_turn(bn, x, domain_idx, order):
 def test_trains_as_plain_bn_on_each_domain_in_turn(momentum, domain_idx,
                                                    order):
     layer = build_norm_layer(
-        dict(type='SharedStateConsistentNorm', num_domains=2,
-             norm_cfg=dict(type='BN', momentum=momentum)), 4)[1]
+        dict(
+            type='SharedStateConsistentNorm',
+            num_domains=2,
+            norm_cfg=dict(type='BN', momentum=momentum)), 4)[1]
     layer = layer.double().train()
     assert layer.weight.shape == (4, ) and layer.running_mean.shape == (4, )
     bn = nn.BatchNorm2d(4, momentum=momentum).double().train()
@@ -65,8 +67,10 @@ def test_state_is_plain_bn_and_old_share_state_checkpoints_load():
     bn = nn.BatchNorm2d(3)
     assert {k: v.shape for k, v in layer.state_dict().items()} == \
         {k: v.shape for k, v in bn.state_dict().items()}
-    old = {k: torch.full((1, ) + v.shape, 2.0, dtype=v.dtype)
-           for k, v in bn.state_dict().items()}  # CN(share_state=True)
+    old = {
+        k: torch.full((1, ) + v.shape, 2.0, dtype=v.dtype)
+        for k, v in bn.state_dict().items()
+    }  # CN(share_state=True)
     layer.load_state_dict(old)
     assert torch.equal(layer.running_mean, torch.full((3, ), 2.0))
     assert int(layer.num_batches_tracked) == 2
@@ -79,11 +83,12 @@ def test_training_without_routing_says_how_to_route():
 
 
 def test_across_processes_is_refused_with_the_fix(monkeypatch):
-    layer = build_norm_layer(dict(type='SharedStateConsistentNorm',
-                                  norm_cfg=dict(type='SyncBN')), 4)[1]
+    layer = build_norm_layer(
+        dict(type='SharedStateConsistentNorm', norm_cfg=dict(type='SyncBN')),
+        4)[1]
     monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: True)
-    monkeypatch.setattr(torch.distributed, 'get_world_size',
-                        lambda group=None: 2)
+    monkeypatch.setattr(
+        torch.distributed, 'get_world_size', lambda group=None: 2)
     with pytest.raises(ValueError, match="norm_cfg=dict\\(type='BN'\\)"):
         with domain_routing(layer, [0, 0, 1, 1]):
             layer.train()(torch.randn(4, 4, 2, 2))

@@ -66,9 +66,8 @@ def test_the_stem_at_512x1024_is_split_across_positions():
 
 
 @pytest.mark.parametrize('layout', [CONTIGUOUS, CHANNELS_LAST])
-@pytest.mark.parametrize('n,c,s', [(6, 5, 42), (1, 3, 7), (9, 2, 1),
-                                   (0, 4, 5), (3, 0, 5), (2, 4, 0),
-                                   (64, 8, 3)])
+@pytest.mark.parametrize('n,c,s', [(6, 5, 42), (1, 3, 7), (9, 2, 1), (0, 4, 5),
+                                   (3, 0, 5), (2, 4, 0), (64, 8, 3)])
 def test_small_limits_split_and_cover(layout, n, c, s):
     limits = PlanLimits(tile=4, values=24, programs_per_sm=64)
     p = plan(n, c, s, layout, 1, 2, limits)

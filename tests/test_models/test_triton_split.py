@@ -11,7 +11,6 @@ from cn_seg.models.norms.backends import why_unavailable
 from cn_seg.models.norms.backends.triton_plan import PlanLimits, plan
 
 
-
 @pytest.fixture(params=['cpu', 'cuda'])
 def device(request):
     """The CPU under Triton's interpreter, or a GPU."""
@@ -21,6 +20,7 @@ def device(request):
     if reason is not None:
         pytest.skip(f'triton on {request.param}: {reason}')
     return torch.device(request.param)
+
 
 #: float64 sums of at most a few hundred values in another order.
 TOL64 = dict(rtol=1e-11, atol=1e-11)
@@ -60,8 +60,7 @@ def test_split_statistics_and_gradient_sums(layout, limits, device):
     x, dom, dy = _inputs(layout)
     on = [t.to(device) for t in (x, dom, dy)]
     t, c = 3, x.shape[1]
-    p = plan(7, c, 35, layout, ops._sm_count(device), t,
-             PlanLimits(*limits))
+    p = plan(7, c, 35, layout, ops._sm_count(device), t, PlanLimits(*limits))
     assert p.chunks > 1 or limits[1] == 65536
     mean_ref, var_ref = _reference(x, dom, t)
 
@@ -70,8 +69,8 @@ def test_split_statistics_and_gradient_sums(layout, limits, device):
                                     False, 1e-5, False, list(limits))
         mean = stats[:t * c].view(t, c)
         invstd = stats[2 * t * c:3 * t * c].view(t, c)
-        buf = ops.triton_bn_grad_sums(on[2], on[0], on[1], mean, invstd,
-                                      None, list(limits))
+        buf = ops.triton_bn_grad_sums(on[2], on[0], on[1], mean, invstd, None,
+                                      list(limits))
         return stats[:3 * t * c + 2 * t].cpu(), buf[:t * 2 * c * 8].view(
             torch.float64).view(t, 2 * c).cpu()
 

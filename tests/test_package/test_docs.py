@@ -124,8 +124,8 @@ def test_shell_block_names_what_exists(where, code):
         elif program == 'mim':
             command, package = args[0], args[1]
             assert package == 'cn_seg', where
-            tool = dict(train='train.py', test='test.py').get(
-                command, f'{args[2]}.py')
+            tool = dict(
+                train='train.py', test='test.py').get(command, f'{args[2]}.py')
             assert osp.isfile(osp.join(TOOLS, tool)), f'{where}: {tool}'
         else:
             pytest.fail(f'{where}: a command the test does not know: '

@@ -71,7 +71,9 @@ def test_custom_imports_registers_every_class(tmp_path):
 
 def test_a_broken_stack_under_mmseg_says_what_to_install():
     result = subprocess.run([sys.executable, '-c', BROKEN_MMCV],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True,
+                            text=True,
+                            check=True)
     message = result.stdout.strip()
     assert message != 'imported'
     assert "No module named 'mmcv'" in message

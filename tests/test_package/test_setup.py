@@ -39,11 +39,15 @@ runpy.run_path('setup.py', run_name='__main__')
 
 def _setup(args, hide_torch=False, show_setup=False):
     """Run setup.py ARGS in the repository; its completed process."""
-    code = RUN_SETUP.format(hide_torch=hide_torch, show_setup=show_setup,
-                            args=list(args))
-    proc = subprocess.run([sys.executable, '-c', code], cwd=REPO,
-                          capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, start_new_session=True)
+    code = RUN_SETUP.format(
+        hide_torch=hide_torch, show_setup=show_setup, args=list(args))
+    proc = subprocess.run([sys.executable, '-c', code],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=120,
+                          stdin=subprocess.DEVNULL,
+                          start_new_session=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
@@ -72,8 +76,8 @@ def test_build_ships_configs_and_tools_and_says_when_kernels_are_skipped(
         _same_tree(osp.join(REPO, name), tmp_path / 'cn_seg' / '.mim' / name)
         assert not osp.islink(tmp_path / 'cn_seg' / '.mim' / name)
     assert (tmp_path / 'cn_seg' / 'version.py').is_file()
-    assert (tmp_path / 'cn_seg_workbench' / 'synthetic' / 'domains.py'
-            ).is_file()
+    assert (tmp_path / 'cn_seg_workbench' / 'synthetic' /
+            'domains.py').is_file()
     if hide_torch:
         assert proc.stderr.count(NOTICE) == 1, proc.stderr
         assert FIX in proc.stderr
@@ -94,21 +98,30 @@ def test_declared_torch_is_the_one_import_asks_for():
     from cn_seg.openmmlab.engine.safe_load import MIN_TORCH
     proc = _setup(['--version'], show_setup=True)
     line = proc.stdout.split('install_requires:\n', 1)[1].splitlines()[0]
-    (torch, ) = [Requirement(r) for r in eval(line)
-                 if Requirement(r).name == 'torch']
+    (torch, ) = [
+        Requirement(r) for r in eval(line) if Requirement(r).name == 'torch'
+    ]
     assert str(torch.specifier) == '>=' + '.'.join(map(str, MIN_TORCH))
 
 
 def test_sdist_carries_what_a_wheel_is_built_from(tmp_path):
-    _setup(['-q', 'egg_info', '--egg-base', str(tmp_path), 'sdist',
-            '--dist-dir', str(tmp_path)])
+    _setup([
+        '-q', 'egg_info', '--egg-base',
+        str(tmp_path), 'sdist', '--dist-dir',
+        str(tmp_path)
+    ])
     (archive, ) = tmp_path.glob('cn_seg-*.tar.gz')
     with tarfile.open(archive) as tar:
         names = {n.split('/', 1)[1] for n in tar.getnames() if '/' in n}
-    shipped = {osp.join(name, f) for name in SHIPPED
-               for f in _files(osp.join(REPO, name))}
-    csrc = {osp.join('cn_seg', 'csrc', f)
-            for f in os.listdir(osp.join(REPO, 'cn_seg', 'csrc'))}
+    shipped = {
+        osp.join(name, f)
+        for name in SHIPPED
+        for f in _files(osp.join(REPO, name))
+    }
+    csrc = {
+        osp.join('cn_seg', 'csrc', f)
+        for f in os.listdir(osp.join(REPO, 'cn_seg', 'csrc'))
+    }
     assert shipped | csrc | {'LICENSE', 'README.md', 'setup.py'} <= names
     assert not [n for n in names if '.mim' in n or n.endswith('.so')]
 
@@ -116,12 +129,14 @@ def test_sdist_carries_what_a_wheel_is_built_from(tmp_path):
 def test_core_needs_torch_and_numpy_and_the_extras_are_met_here():
     """``make env`` installs the core, the mmseg extra and the tests extra."""
     requirements = [Requirement(r) for r in metadata.requires('cn_seg')]
-    assert {r.name for r in requirements if r.marker is None} == {
-        'torch', 'numpy'}
+    assert {r.name
+            for r in requirements if r.marker is None} == {'torch', 'numpy'}
     extras = set(metadata.metadata('cn_seg').get_all('Provides-Extra'))
     assert extras == {'mmseg', 'tensorboard', 'triton', 'tests'}
-    mmseg = [r for r in requirements
-             if r.marker is not None and r.marker.evaluate({'extra': 'mmseg'})]
+    mmseg = [
+        r for r in requirements
+        if r.marker is not None and r.marker.evaluate({'extra': 'mmseg'})
+    ]
     assert {r.name for r in mmseg} >= {'mmcv', 'mmengine', 'mmsegmentation'}
     for requirement in requirements:
         if requirement.marker is not None and not any(
@@ -129,5 +144,6 @@ def test_core_needs_torch_and_numpy_and_the_extras_are_met_here():
                 for e in ('mmseg', 'tests')):
             continue
         version = metadata.version(requirement.name)
-        assert requirement.specifier.contains(version, prereleases=True), (
-            f'{requirement.name} {version} does not meet {requirement}')
+        assert requirement.specifier.contains(
+            version, prereleases=True), (
+                f'{requirement.name} {version} does not meet {requirement}')

@@ -29,8 +29,11 @@ LOCATE = ('import importlib.util, os.path as osp; '
 
 def _sources(dest: Path) -> Path:
     """The repository's sources (what git tracks or would) in ``dest``."""
-    files = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others',
-                            '--exclude-standard'], cwd=REPO, check=True,
+    files = subprocess.run([
+        'git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'
+    ],
+                           cwd=REPO,
+                           check=True,
                            capture_output=True).stdout.decode().split('\0')
     for name in filter(None, files):
         if osp.isfile(osp.join(REPO, name)):
@@ -44,14 +47,23 @@ def wheel(tmp_path_factory):
     """``(wheel path, folder it is installed in)``."""
     root = tmp_path_factory.mktemp('wheel')
     source = _sources(root / 'src')
-    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-                    '--no-build-isolation', '-q', '-w', str(root / 'dist'),
-                    str(source)], check=True, capture_output=True,
+    subprocess.run([
+        sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+        '--no-build-isolation', '-q', '-w',
+        str(root / 'dist'),
+        str(source)
+    ],
+                   check=True,
+                   capture_output=True,
                    env=dict(os.environ, CN_SEG_NO_KERNELS='1'))
     (path, ) = (root / 'dist').glob('cn_seg-*.whl')
-    subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps',
-                    '-q', '--target', str(root / 'site'), str(path)],
-                   check=True, capture_output=True)
+    subprocess.run([
+        sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target',
+        str(root / 'site'),
+        str(path)
+    ],
+                   check=True,
+                   capture_output=True)
     return path, root / 'site'
 
 
@@ -88,11 +100,14 @@ def test_installed_tools_train_and_test_from_any_folder(wheel, tmp_path):
     tools = site / 'cn_seg' / '.mim' / 'tools'
     make_data(tmp_path, num_train=4, num_val=2)
     config = tiny_config(tmp_path, 'tiny.py', DEMO_CN, max_iters=2)
-    run_python([tools / 'train.py', config, '--work-dir', 'work'], tmp_path,
+    run_python([tools / 'train.py', config, '--work-dir', 'work'],
+               tmp_path,
                path=[site])
     checkpoint = (tmp_path / 'work' / 'last_checkpoint').read_text().strip()
-    output = run_python([tools / 'test.py', config, checkpoint,
-                         '--work-dir', 'tested'], tmp_path, path=[site])
+    output = run_python(
+        [tools / 'test.py', config, checkpoint, '--work-dir', 'tested'],
+        tmp_path,
+        path=[site])
     assert 'cityscapes/mIoU' in output, output[-2000:]
 
 

@@ -30,13 +30,15 @@ def main() -> None:
     assert cn_seg.openmmlab is None, cn_seg.openmmlab
 
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
-                          nn.Conv2d(4, 4, 1), nn.GroupNorm(2, 4)).double()
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 1),
+        nn.GroupNorm(2, 4)).double()
     plain = [nn.BatchNorm2d(4).double() for _ in range(2)]
     cn_seg.convert_cn(model, num_domains=2)
     assert [type(m).__name__ for m in model] == [
         'Conv2d', 'BatchConsistentNorm', 'ReLU', 'Conv2d',
-        'AffineConsistentNorm']
+        'AffineConsistentNorm'
+    ]
 
     # Routed training: each domain's samples are batch-normalized with their
     # own statistics, as a plain BN run on that domain's samples alone.
@@ -72,12 +74,11 @@ def main() -> None:
     with cn_seg.domain_routing(model, [1] * 6), torch.no_grad():
         routed = model(frames)
     folded = cn_seg.fold_cn(model, 1)
-    assert [type(m).__name__ for m in folded] == [
-        'Conv2d', 'BatchNorm2d', 'ReLU', 'Conv2d', 'GroupNorm']
+    assert [type(m).__name__ for m in folded
+            ] == ['Conv2d', 'BatchNorm2d', 'ReLU', 'Conv2d', 'GroupNorm']
     with torch.no_grad():
         torch.testing.assert_close(folded(frames), routed)
-    print('OK', sorted(m for m in sys.modules
-                       if m.split('.')[0] in REFUSED))
+    print('OK', sorted(m for m in sys.modules if m.split('.')[0] in REFUSED))
 
 
 if __name__ == '__main__':

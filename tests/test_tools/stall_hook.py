@@ -24,7 +24,10 @@ class StallAfterIterHook(Hook):
         self.at = at
         self.marker = marker
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         if runner.iter + 1 == self.at:
             with open(self.marker, 'w') as f:

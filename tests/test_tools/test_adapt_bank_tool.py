@@ -18,7 +18,6 @@ from mmseg.registry import DATASETS
 
 import cn_seg  # noqa: F401
 from cn_seg.openmmlab.engine import build_model_to_load
-
 from ..processes import TOOLS
 from ..test_models.test_adapt_bank import reference
 from .test_calibrate_bank_tool import TOL32, _chdir, _sha
@@ -33,9 +32,12 @@ def run(tmp_path_factory):
     whose banks differ."""
     root = tmp_path_factory.mktemp('adapt')
     make_data(root, num_train=6, num_val=2)
-    config = tiny_config(root, 'cn.py', extra='test_dataloader = dict('
-                         'batch_size=2, num_workers=0, '
-                         'persistent_workers=False)\n')
+    config = tiny_config(
+        root,
+        'cn.py',
+        extra='test_dataloader = dict('
+        'batch_size=2, num_workers=0, '
+        'persistent_workers=False)\n')
     with _chdir(root):
         model = build_model_to_load(Config.fromfile(config))
     torch.manual_seed(0)
@@ -45,8 +47,8 @@ def run(tmp_path_factory):
                 m.weight.copy_(1 + 0.2 * torch.randn_like(m.weight))
                 m.bias.copy_(0.2 * torch.randn_like(m.bias))
     checkpoint = root / 'cn.pth'
-    torch.save(dict(meta=dict(seed=3), state_dict=model.state_dict()),
-               checkpoint)
+    torch.save(
+        dict(meta=dict(seed=3), state_dict=model.state_dict()), checkpoint)
     return root, config, str(checkpoint)
 
 
@@ -55,9 +57,11 @@ def test_adapted_bank_follows_the_stream_and_the_others_stay(run):
     digest = _sha(checkpoint)
     out = root / 'adapted.pth'
     with _chdir(root):
-        TOOL['main']([config, checkpoint, '--work-dir', 'test_adapt',
-                      '--adapt-bank', '0', '--from-bank', '1',
-                      '--adapt-out', str(out)])
+        TOOL['main']([
+            config, checkpoint, '--work-dir', 'test_adapt', '--adapt-bank',
+            '0', '--from-bank', '1', '--adapt-out',
+            str(out)
+        ])
     assert _sha(checkpoint) == digest
     metrics = json.load(open(next((root / 'test_adapt').glob('*/*.json'))))
     assert {'cityscapes/mIoU', 'gta5/mIoU'} <= set(metrics)
@@ -81,8 +85,11 @@ def test_adapted_bank_follows_the_stream_and_the_others_stay(run):
             data = plain.data_preprocessor(pseudo_collate(batch), False)
             plain(data['inputs'], mode='tensor')
     ref = plain.state_dict()
-    cn_layers = {n for n, m in model.named_modules()
-                 if isinstance(m, cn_seg.ConsistentNorm)}
+    cn_layers = {
+        n
+        for n, m in model.named_modules()
+        if isinstance(m, cn_seg.ConsistentNorm)
+    }
     checked = 0
     for key, value in written['state_dict'].items():
         layer, kind = key.rsplit('.', 1)

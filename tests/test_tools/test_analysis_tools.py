@@ -13,7 +13,6 @@ from mmengine.config import Config
 from mmseg.apis import init_model
 
 import cn_seg
-
 from ..processes import TOOLS
 from .tiny_demo import DEMO_BN, DEMO_CN, make_data
 
@@ -48,8 +47,11 @@ def test_compare_runs_prints_classes_as_rows(tmp_path, capsys):
     bn = _write_test_result(tmp_path / 'bn', bn_ious)
     cn = _write_test_result(tmp_path / 'cn', cn_ious)
     out = tmp_path / 'compare'
-    _tool('compare_runs.py')([str(tmp_path / 'bn'), str(tmp_path / 'cn'),
-                              '--names', 'BN', 'CN', '--out', str(out)])
+    _tool('compare_runs.py')([
+        str(tmp_path / 'bn'),
+        str(tmp_path / 'cn'), '--names', 'BN', 'CN', '--out',
+        str(out)
+    ])
     table = (out / 'table.md').read_text()
     assert table in capsys.readouterr().out
     header, _, *rows = _rows(table)
@@ -61,8 +63,9 @@ def test_compare_runs_prints_classes_as_rows(tmp_path, capsys):
             assert row[1:] == ['n/a', f'{c:.2f}', 'n/a']
         else:
             assert row[1:] == [f'{b:.2f}', f'{c:.2f}', f'{c - b:+.2f}']
-    assert rows[-1][1:3] == [f"{bn['cityscapes/mIoU']:.2f}",
-                             f"{cn['cityscapes/mIoU']:.2f}"]
+    assert rows[-1][1:3] == [
+        f"{bn['cityscapes/mIoU']:.2f}", f"{cn['cityscapes/mIoU']:.2f}"
+    ]
     chart = mpimg.imread(str(out / 'per_class_iou.png'))
     assert chart.shape[0] == 900 and chart[..., :3].std() > 0.05  # 2 panels
 
@@ -74,8 +77,8 @@ def checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp('visualize')
     make_data(root, num_train=3, num_val=2)
     paths = {}
-    for name, config, bias in (('bn', DEMO_BN, 3.0),
-                               ('cn', DEMO_CN, [[1.0], [2.0]])):
+    for name, config, bias in (('bn', DEMO_BN, 3.0), ('cn', DEMO_CN, [[1.0],
+                                                                      [2.0]])):
         torch.manual_seed(0)
         model = init_model(Config.fromfile(config), None, device='cpu')
         layer = model.get_submodule(LAYER)
@@ -83,10 +86,9 @@ def checkpoints(tmp_path_factory):
             layer.weight.zero_()
             layer.bias.copy_(torch.tensor(bias).expand_as(layer.bias))
         paths[name] = root / f'{name}.pth'
-        meta = dict(dataset_meta=dict(
-            cn_seg.openmmlab.datasets.GTA5Dataset.METAINFO))
-        torch.save(dict(state_dict=model.state_dict(), meta=meta),
-                   paths[name])
+        meta = dict(
+            dataset_meta=dict(cn_seg.openmmlab.datasets.GTA5Dataset.METAINFO))
+        torch.save(dict(state_dict=model.state_dict(), meta=meta), paths[name])
     return root, paths
 
 
@@ -96,8 +98,11 @@ def test_visualize_draws_bn_and_cn_in_one_figure(checkpoints, monkeypatch,
     monkeypatch.chdir(root)  # the configs' data_root is relative
     figure = root / 'both.png'
     _tool('visualize_features.py')([
-        '--model', 'BN', DEMO_BN, str(ckpt['bn']), '--model', 'CN', DEMO_CN,
-        str(ckpt['cn']), '--out', str(figure), '--num-samples', '1'])
+        '--model', 'BN', DEMO_BN,
+        str(ckpt['bn']), '--model', 'CN', DEMO_CN,
+        str(ckpt['cn']), '--out',
+        str(figure), '--num-samples', '1'
+    ])
     printed = capsys.readouterr().out
     lines = printed.splitlines()
     # mean, std, and N(beta_k, gamma_k^2) pooled: all exact constants here.
@@ -116,14 +121,16 @@ def test_visualize_draws_bn_and_cn_in_one_figure(checkpoints, monkeypatch,
     assert image.shape[:2] == (540, 1320)  # two panels of 5 inches, 120 dpi
 
 
-def test_visualize_positional_model_and_chosen_layer(checkpoints,
-                                                     monkeypatch, capsys):
+def test_visualize_positional_model_and_chosen_layer(checkpoints, monkeypatch,
+                                                     capsys):
     root, ckpt = checkpoints
     monkeypatch.chdir(root)
     figure = root / 'one.png'
     _tool('visualize_features.py')([
-        DEMO_CN, str(ckpt['cn']), '--layer', 'backbone.layer1.0.bn1',
-        '--out', str(figure), '--num-samples', '1', '--yscale', 'log'])
+        DEMO_CN,
+        str(ckpt['cn']), '--layer', 'backbone.layer1.0.bn1', '--out',
+        str(figure), '--num-samples', '1', '--yscale', 'log'
+    ])
     printed = capsys.readouterr().out
     name = osp.splitext(osp.basename(DEMO_CN))[0]
     assert f'{name}: backbone.layer1.0.bn1 is a CN layer' in printed
@@ -131,20 +138,25 @@ def test_visualize_positional_model_and_chosen_layer(checkpoints,
     assert mpimg.imread(str(figure)).shape[:2] == (540, 720)
 
 
-def test_visualize_refuses_bad_layers_and_arguments(checkpoints,
-                                                    monkeypatch, capsys):
+def test_visualize_refuses_bad_layers_and_arguments(checkpoints, monkeypatch,
+                                                    capsys):
     root, ckpt = checkpoints
     monkeypatch.chdir(root)
     main = _tool('visualize_features.py')
     out = str(root / 'bad.png')
     with pytest.raises(ValueError, match="no module 'backbone.layer7'"):
-        main([DEMO_BN, str(ckpt['bn']), '--layer', 'backbone.layer7',
-              '--out', out])
+        main([
+            DEMO_BN,
+            str(ckpt['bn']), '--layer', 'backbone.layer7', '--out', out
+        ])
     for argv, message in (
         ([], 'give CONFIG CHECKPOINT or --model'),
         ([DEMO_BN], 'give CONFIG and CHECKPOINT together'),
-        (['--model', 'A', DEMO_BN, str(ckpt['bn']), '--model', 'A', DEMO_CN,
-          str(ckpt['cn'])], "model names \\['A'\\]"),
+        ([
+            '--model', 'A', DEMO_BN,
+            str(ckpt['bn']), '--model', 'A', DEMO_CN,
+            str(ckpt['cn'])
+        ], "model names \\['A'\\]"),
     ):
         with pytest.raises(SystemExit):
             main(argv + ['--out', out])

@@ -22,7 +22,6 @@ from torch import nn
 
 import cn_seg
 from cn_seg.openmmlab.engine import build_model_to_load
-
 from ..processes import TOOLS
 from .tiny_demo import DEMO_BN, make_data, tiny_config
 
@@ -47,8 +46,8 @@ def run(tmp_path_factory):
                 m.weight.copy_(1 + 0.2 * torch.randn_like(m.weight))
                 m.bias.copy_(0.2 * torch.randn_like(m.bias))
     checkpoint = root / 'cn.pth'
-    torch.save(dict(meta=dict(seed=3), state_dict=model.state_dict()),
-               checkpoint)
+    torch.save(
+        dict(meta=dict(seed=3), state_dict=model.state_dict()), checkpoint)
     return root, config, str(checkpoint)
 
 
@@ -93,10 +92,12 @@ def test_calibrates_bank_like_plain_bn_on_the_same_frames(run, capsys):
     with _chdir(root):
         cfg = Config.fromfile(config)
         model = build_model_to_load(cfg)
-        dataset = DATASETS.build(dict(
-            cfg.test_dataloader.dataset.datasets[0],
-            data_prefix=dict(img_path='leftImg8bit/train',
-                             seg_map_path='gtFine/train')))
+        dataset = DATASETS.build(
+            dict(
+                cfg.test_dataloader.dataset.datasets[0],
+                data_prefix=dict(
+                    img_path='leftImg8bit/train',
+                    seg_map_path='gtFine/train')))
         samples = [dataset[i] for i in range(len(dataset))]
     model.load_state_dict(torch.load(checkpoint)['state_dict'])
     plain = cn_seg.fold_cn(copy.deepcopy(model), 1).eval()
@@ -138,10 +139,10 @@ def test_find_images_spreads_num_images(tmp_path):
     (tmp_path / 'notes.txt').write_text('not a frame')
     paths = TOOL['find_images'](str(tmp_path))
     assert len(paths) == 10 and paths == sorted(paths)
-    assert TOOL['find_images'](str(tmp_path), 4) == [paths[i] for i in
-                                                     (0, 2, 5, 7)]
-    assert TOOL['batches_of'](list('abcdefg'), 3) == [
-        list('abc'), list('defg')]
+    assert TOOL['find_images'](str(tmp_path),
+                               4) == [paths[i] for i in (0, 2, 5, 7)]
+    assert TOOL['batches_of'](list('abcdefg'),
+                              3) == [list('abc'), list('defg')]
 
 
 def test_pipeline_is_the_one_the_bank_is_tested_with():
@@ -149,14 +150,14 @@ def test_pipeline_is_the_one_the_bank_is_tested_with():
     of a ConcatDataset): it is calibrated with their pipeline, as its
     deployed model is tested."""
     from cn_seg.openmmlab.deploy.deploy_config import deploy_config
-    config = Config.fromfile(osp.join(
-        TOOLS, '..', 'configs', 'demo',
-        'cn_deeplabv3_r18-d8_1xb2-400_synthetic-cs-multiscale-64x128.py'))
+    config = Config.fromfile(
+        osp.join(
+            TOOLS, '..', 'configs', 'demo',
+            'cn_deeplabv3_r18-d8_1xb2-400_synthetic-cs-multiscale-64x128.py'))
     for bank in (0, 1):
         deployed = deploy_config(config, bank)
         (kept, *_) = deployed.test_dataloader.dataset.datasets
-        expected = [t for t in kept.pipeline
-                    if t['type'] != 'LoadAnnotations']
+        expected = [t for t in kept.pipeline if t['type'] != 'LoadAnnotations']
         assert TOOL['test_pipeline'](config, bank) == expected
     assert TOOL['test_pipeline'](config, 0) != \
         TOOL['test_pipeline'](config, 1)
@@ -169,8 +170,10 @@ def test_bad_inputs_are_clear_errors(run, tmp_path):
     out = tmp_path / 'out.pth'
     base = [config, checkpoint, '--images', images, '--out', out]
     (tmp_path / 'empty').mkdir()
-    with pytest.raises(ValueError, match=r'No images found under .*empty '
-                       r'\(searched recursively for .jpg, .jpeg, .png'):
+    with pytest.raises(
+            ValueError,
+            match=r'No images found under .*empty '
+            r'\(searched recursively for .jpg, .jpeg, .png'):
         _tool(root, *base[:3], tmp_path / 'empty', '--bank', 0, '--out', out)
     with pytest.raises(ValueError, match='bank=2 is not a bank of the model'):
         _tool(root, *base, '--bank', 2)
@@ -217,8 +220,10 @@ def test_unclear_inputs_name_the_file_or_option(run, tmp_path):
     assert 'keep_ratio=False' in message
 
     images = root / 'data/synthetic/cityscapes/leftImg8bit/train'
-    with pytest.raises(ValueError, match=f'--out {tmp_path} is a folder; '
-                       'give the checkpoint file to write'):
+    with pytest.raises(
+            ValueError,
+            match=f'--out {tmp_path} is a folder; '
+            'give the checkpoint file to write'):
         _tool(root, config, checkpoint, '--images', images, '--bank', 0,
               '--out', tmp_path)
     with pytest.raises(ValueError, match='--num-images 1: give at least 2'):

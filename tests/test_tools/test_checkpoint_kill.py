@@ -24,8 +24,8 @@ from .tiny_demo import DEMO_CN, make_data, tiny_config
 #: The folder of ``stall_hook``, which the stalling config imports.
 HERE = osp.dirname(osp.abspath(__file__))
 
-MMSEG_TRAIN = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
-                       'train.py')
+MMSEG_TRAIN = osp.join(
+    osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
 KEEP_ONE = """
 default_hooks = dict(checkpoint=dict(interval=2, max_keep_ckpts=1))
 """
@@ -40,11 +40,11 @@ custom_hooks = _base_.custom_hooks + [
 def test_kill_during_checkpoint_write_resumes_exactly(tmp_path):
     make_data(tmp_path, num_train=4, num_val=2)
     marker = tmp_path / 'stalled'
-    stalling = tiny_config(tmp_path, 'stall.py', DEMO_CN, 4,
-                           extra=STALL.format(marker=marker))
+    stalling = tiny_config(
+        tmp_path, 'stall.py', DEMO_CN, 4, extra=STALL.format(marker=marker))
     plain = tiny_config(tmp_path, 'plain.py', DEMO_CN, 4, extra=KEEP_ONE)
-    straight = start([MMSEG_TRAIN, plain, '--work-dir', 'straight'],
-                     tmp_path, 1)
+    straight = start([MMSEG_TRAIN, plain, '--work-dir', 'straight'], tmp_path,
+                     1)
     assert kill_when_stalled([MMSEG_TRAIN, stalling, '--work-dir', 'work'],
                              tmp_path, marker, [HERE]) == -signal.SIGKILL
     work = tmp_path / 'work'
@@ -54,8 +54,9 @@ def test_kill_during_checkpoint_write_resumes_exactly(tmp_path):
     assert last == str(work / 'iter_2.pth')
     assert torch.load(last)['meta']['iter'] == 2
 
-    log = finish(start([MMSEG_TRAIN, plain, '--work-dir', 'work',
-                        '--resume'], tmp_path, 1))
+    log = finish(
+        start([MMSEG_TRAIN, plain, '--work-dir', 'work', '--resume'], tmp_path,
+              1))
     finish(straight)
     assert f'Removed {partial}' in log
     assert 'restored the random states of the interrupted run' in log
@@ -66,12 +67,14 @@ def test_kill_during_checkpoint_write_resumes_exactly(tmp_path):
     assert a['meta']['iter'] == b['meta']['iter'] == 4
     assert a['state_dict'].keys() == b['state_dict'].keys()
     for key, value in a['state_dict'].items():
-        torch.testing.assert_close(b['state_dict'][key], value, rtol=0,
-                                   atol=0, msg=key)
+        torch.testing.assert_close(
+            b['state_dict'][key], value, rtol=0, atol=0, msg=key)
     for key, value in a['optimizer']['state'].items():
-        torch.testing.assert_close(b['optimizer']['state'][key]
-                                   ['momentum_buffer'],
-                                   value['momentum_buffer'], rtol=0, atol=0)
+        torch.testing.assert_close(
+            b['optimizer']['state'][key]['momentum_buffer'],
+            value['momentum_buffer'],
+            rtol=0,
+            atol=0)
     assert torch.equal(a['random_state']['torch'], b['random_state']['torch'])
     np.testing.assert_array_equal(a['random_state']['numpy'][1],
                                   b['random_state']['numpy'][1])

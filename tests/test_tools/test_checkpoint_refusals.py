@@ -30,13 +30,12 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from mmseg.registry import MODELS
 
 from tests.test_engine.checkpoint_server import serve, write_payload
-
 from ..processes import run_tool
 from .tiny_demo import DEMO_BN, DEMO_CN, make_data, tiny_config
 
 HERE = osp.dirname(osp.abspath(__file__))
-MMSEG_TRAIN = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
-                       'train.py')
+MMSEG_TRAIN = osp.join(
+    osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
 FORCE = 'TORCH_FORCE_WEIGHTS_ONLY_LOAD'
 MIRROR = """
 custom_imports = dict(imports=['cn_seg', 'mirror_scheme'],
@@ -57,22 +56,26 @@ def root(tmp_path_factory):
     """Synthetic data, the tiny configs and a checkpoint of each model."""
     root = tmp_path_factory.mktemp('refusals')
     make_data(root, num_train=4, num_val=2)
-    configs = dict(cn2=tiny_config(root, 'cn2.py', DEMO_CN),
-                   cn3=tiny_config(root, 'cn3.py', DEMO_CN,
-                                   extra=THREE_BANKS),
-                   bn=tiny_config(root, 'bn.py', DEMO_BN))
+    configs = dict(
+        cn2=tiny_config(root, 'cn2.py', DEMO_CN),
+        cn3=tiny_config(root, 'cn3.py', DEMO_CN, extra=THREE_BANKS),
+        bn=tiny_config(root, 'bn.py', DEMO_BN))
     tiny_config(root, 'mirror.py', DEMO_CN, extra=MIRROR)
     for name, config in configs.items():
         torch.manual_seed(0)
         model = MODELS.build(Config.fromfile(config).model)
-        torch.save(dict(state_dict=model.state_dict(), meta=dict(iter=4)),
-                   root / f'{name}.pth')
+        torch.save(
+            dict(state_dict=model.state_dict(), meta=dict(iter=4)),
+            root / f'{name}.pth')
     state = torch.load(root / 'cn2.pth')['state_dict']
     # Every backbone conv weight removed; the classifier of 5 classes.
-    torch.save(dict(state_dict={
-        k: v for k, v in state.items()
-        if not (k.startswith('backbone.') and v.dim() == 4)}),
-        root / 'no_convs.pth')
+    torch.save(
+        dict(
+            state_dict={
+                k: v
+                for k, v in state.items()
+                if not (k.startswith('backbone.') and v.dim() == 4)
+            }), root / 'no_convs.pth')
     other = dict(state)
     other['decode_head.conv_seg.weight'] = other[
         'decode_head.conv_seg.weight'][:5]
@@ -114,8 +117,8 @@ def fresh_plugin(monkeypatch):
     forget()
 
 
-@pytest.mark.parametrize('how', ['test.py', 'resume', 'load_from',
-                                 'pretrained'])
+@pytest.mark.parametrize('how',
+                         ['test.py', 'resume', 'load_from', 'pretrained'])
 def test_plugin_scheme_payload_never_runs(in_root, payload_url, fresh_plugin,
                                           tmp_path, how):
     url, marker = payload_url
@@ -136,34 +139,44 @@ def test_plugin_scheme_payload_never_runs(in_root, payload_url, fresh_plugin,
 
 
 @pytest.mark.parametrize('scheme', ['http', 'mirror'])
-def test_mmseg_train_refuses_a_payload(in_root, payload_url, tmp_path,
-                                       scheme):
+def test_mmseg_train_refuses_a_payload(in_root, payload_url, tmp_path, scheme):
     """mmseg's own tools/train.py, a fresh process: SafeLoadingHook (from
     the config's _base_) guards load_from, the plugin's scheme included."""
     url, marker = payload_url
     url = url.replace('http://', f'{scheme}://')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [HERE, os.environ.get('PYTHONPATH', '')]), OMP_NUM_THREADS='1')
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([HERE,
+                                    os.environ.get('PYTHONPATH', '')]),
+        OMP_NUM_THREADS='1')
     env.pop(FORCE, None)
-    done = subprocess.run(
-        [sys.executable, MMSEG_TRAIN, in_root / 'mirror.py', '--work-dir',
-         tmp_path / 'work', '--cfg-options', f'load_from={url}'],
-        cwd=in_root, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([
+        sys.executable, MMSEG_TRAIN, in_root / 'mirror.py', '--work-dir',
+        tmp_path / 'work', '--cfg-options', f'load_from={url}'
+    ],
+                          cwd=in_root,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert done.returncode != 0
     assert f'Refused to load the checkpoint {url}' in done.stderr
     assert not marker.exists()
 
 
-@pytest.mark.parametrize('tool', ['test.py', 'cn2bn.py', 'calibrate_bank.py',
-                                  'visualize_features.py'])
+@pytest.mark.parametrize(
+    'tool',
+    ['test.py', 'cn2bn.py', 'calibrate_bank.py', 'visualize_features.py'])
 def test_missing_weights_are_refused(in_root, tmp_path, tool):
     checkpoint = in_root / 'no_convs.pth'
     config = in_root / 'cn2.py'
     args = dict(
         test=[config, checkpoint, '--work-dir', tmp_path],
         cn2bn=[config, checkpoint, tmp_path / 'folded'],
-        calibrate_bank=[config, checkpoint, '--images', in_root / 'data',
-                        '--bank', 1, '--out', tmp_path / 'out.pth'],
+        calibrate_bank=[
+            config, checkpoint, '--images', in_root / 'data', '--bank', 1,
+            '--out', tmp_path / 'out.pth'
+        ],
         visualize_features=[config, checkpoint, '--out',
                             tmp_path / 'f.png'])[tool[:-3]]
     with pytest.raises(ValueError) as info:
@@ -171,8 +184,9 @@ def test_missing_weights_are_refused(in_root, tmp_path, tool):
     message = str(info.value)
     assert message.startswith(f'Checkpoint {checkpoint} does not fit the '
                               'model built from the config')
-    num_convs = sum(k.startswith('backbone.') and v.dim() == 4 for k, v in
-                    torch.load(in_root / 'cn2.pth')['state_dict'].items())
+    num_convs = sum(
+        k.startswith('backbone.') and v.dim() == 4
+        for k, v in torch.load(in_root / 'cn2.pth')['state_dict'].items())
     assert f'{num_convs} of ' in message and 'weights are missing' in message
     assert 'backbone.stem.0.weight' in message
     assert f'... and {num_convs - 5} more' in message
@@ -191,8 +205,8 @@ def test_weights_of_other_shapes_are_refused_by_test(in_root, tmp_path):
         '(19, 64, 1, 1)' in message
 
 
-def test_training_from_a_partial_checkpoint_warns_and_runs(in_root,
-                                                           tmp_path, capsys):
+def test_training_from_a_partial_checkpoint_warns_and_runs(
+        in_root, tmp_path, capsys):
     """Fine-tuning with load_from keeps mmengine's behaviour."""
     checkpoint = in_root / 'five_classes.pth'
     run_tool('train.py', in_root / 'cn2.py', '--work-dir', tmp_path,
@@ -206,8 +220,8 @@ def test_training_from_a_partial_checkpoint_warns_and_runs(in_root,
     assert (tmp_path / 'iter_1.pth').exists()
 
 
-@pytest.mark.parametrize('tool', ['test.py', 'resume', 'pretrained',
-                                  'visualize'])
+@pytest.mark.parametrize('tool',
+                         ['test.py', 'resume', 'pretrained', 'visualize'])
 def test_url_payload_never_runs(in_root, payload_url, tmp_path, tool):
     url, marker = payload_url
     with pytest.raises(pickle.UnpicklingError) as info:
@@ -222,8 +236,8 @@ def test_url_payload_never_runs(in_root, payload_url, tmp_path, tool):
                      tmp_path / 'work', '--cfg-options',
                      f'model.pretrained={url}')
         else:
-            run_tool('visualize_features.py', in_root / 'cn2.py', url,
-                     '--out', tmp_path / 'features.png')
+            run_tool('visualize_features.py', in_root / 'cn2.py', url, '--out',
+                     tmp_path / 'features.png')
     message = str(info.value)
     assert f'Refused to load the checkpoint {url}' in message
     assert 're-save its state_dict' in message
@@ -257,8 +271,9 @@ def test_cn2bn_refuses_a_checkpoint_with_other_banks(in_root, tmp_path):
 
 def test_bn_checkpoint_into_cn_config_is_tested(in_root, tmp_path):
     """As documented: a plain BN checkpoint fills every CN bank."""
-    run_tool('test.py', in_root / 'cn2.py', in_root / 'bn.pth',
-             '--work-dir', tmp_path)
-    (result, ) = [p for p in tmp_path.glob('*/*.json')
-                  if p.stem == p.parent.name]
+    run_tool('test.py', in_root / 'cn2.py', in_root / 'bn.pth', '--work-dir',
+             tmp_path)
+    (result, ) = [
+        p for p in tmp_path.glob('*/*.json') if p.stem == p.parent.name
+    ]
     assert 'cityscapes/mIoU' in json.loads(result.read_text())

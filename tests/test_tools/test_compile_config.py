@@ -21,22 +21,33 @@ from .tiny_demo import DEMO_CN, make_data, tiny_config
 
 def _losses(work_dir):
     scalars = next(work_dir.glob('*/vis_data/scalars.json'))
-    return [json.loads(line)['loss'] for line in scalars.read_text().splitlines()
-            if '"loss"' in line]
+    return [
+        json.loads(line)['loss'] for line in scalars.read_text().splitlines()
+        if '"loss"' in line
+    ]
 
 
 @pytest.mark.parametrize('compile_cfg', ["dict(backend='aot_eager')"])
 def test_compile_option_trains_a_cn_model_like_eager(tmp_path, compile_cfg):
     make_data(tmp_path)
     runs = {}
-    for name, extra in (('eager', ''), ('compiled', f'compile = {compile_cfg}\n')):
-        config = tiny_config(tmp_path, f'{name}.py', DEMO_CN, max_iters=3,
-                             extra=extra + 'randomness = dict(seed=0)\n')
+    for name, extra in (('eager', ''), ('compiled',
+                                        f'compile = {compile_cfg}\n')):
+        config = tiny_config(
+            tmp_path,
+            f'{name}.py',
+            DEMO_CN,
+            max_iters=3,
+            extra=extra + 'randomness = dict(seed=0)\n')
         work_dir = tmp_path / name
-        proc = subprocess.run(
-            [sys.executable, f'{TOOLS}/train.py', config, '--work-dir',
-             str(work_dir)], cwd=tmp_path, capture_output=True, text=True,
-            timeout=600)
+        proc = subprocess.run([
+            sys.executable, f'{TOOLS}/train.py', config, '--work-dir',
+            str(work_dir)
+        ],
+                              cwd=tmp_path,
+                              capture_output=True,
+                              text=True,
+                              timeout=600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         runs[name] = _losses(work_dir)
     assert len(runs['compiled']) == 3

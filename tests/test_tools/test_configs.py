@@ -13,14 +13,16 @@ CN_CS_GTA = 'cn_deeplabv3_r50-d8_4xb2-80k_cityscapes+gta5-512x1024.py'
 DEMO = osp.join(REPO, 'configs', 'demo')
 DEMO_BN = 'deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-64x128.py'
 DEMO_CN = 'cn_' + DEMO_BN
-SYNC_CN = dict(type='CN', num_domains=2, norm_cfg=dict(type='SyncBN'),
-               requires_grad=True)
+SYNC_CN = dict(
+    type='CN', num_domains=2, norm_cfg=dict(type='SyncBN'), requires_grad=True)
 
 
 @pytest.fixture(scope='module')
 def paper():
-    return {name: Config.fromfile(osp.join(CN_DIR, name))
-            for name in (BN_CS, BN_CS_GTA, CN_CS_GTA)}
+    return {
+        name: Config.fromfile(osp.join(CN_DIR, name))
+        for name in (BN_CS, BN_CS_GTA, CN_CS_GTA)
+    }
 
 
 @pytest.mark.parametrize('name', [BN_CS, BN_CS_GTA, CN_CS_GTA])
@@ -53,16 +55,16 @@ def test_paper_variants_differ_in_one_thing(paper):
     assert bn_cs.train_dataloader.dataset.type == 'CityscapesDataset'
     train = bn_gta.train_dataloader
     assert train.batch_size == 2
-    assert train.sampler == dict(type='DomainBalancedSampler',
-                                 samples_per_domain=[1, 1])
+    assert train.sampler == dict(
+        type='DomainBalancedSampler', samples_per_domain=[1, 1])
     cityscapes, gta5 = train.dataset.datasets
     assert cityscapes == bn_cs.train_dataloader.dataset
     assert gta5.type == 'GTA5Dataset'
     assert gta5.ann_file == 'train_subset2975_seed0.txt'
     assert train.dataset.domain_names == ['cityscapes', 'gta5']
     for head in ('backbone', 'decode_head', 'auxiliary_head'):
-        assert bn_gta.model[head].norm_cfg == dict(type='SyncBN',
-                                                   requires_grad=True)
+        assert bn_gta.model[head].norm_cfg == dict(
+            type='SyncBN', requires_grad=True)
         assert cn_gta.model[head].norm_cfg == SYNC_CN
     # The same hooks (configs/_base_/cn_runtime.py), routing included.
     assert dict(type='DomainRoutingHook') in cn_gta.custom_hooks
@@ -100,8 +102,10 @@ def test_table6_variants_change_one_thing_of_the_demo():
     """configs/experiments/table6: rows 1 and 3 of the miniature Table 6."""
     bn = Config.fromfile(osp.join(DEMO, DEMO_BN)).to_dict()
     cn = Config.fromfile(osp.join(DEMO, DEMO_CN)).to_dict()
-    real_only = Config.fromfile(osp.join(
-        TABLE6, 'deeplabv3_r18-d8_1xb4-400_synthetic-cs-64x128.py')).to_dict()
+    real_only = Config.fromfile(
+        osp.join(
+            TABLE6,
+            'deeplabv3_r18-d8_1xb4-400_synthetic-cs-64x128.py')).to_dict()
     train = real_only.pop('train_dataloader')
     assert train['sampler']['samples_per_domain'] == [4]
     assert train['dataset']['datasets'] == \
@@ -117,8 +121,8 @@ def test_table6_variants_change_one_thing_of_the_demo():
         node.norm_cfg.type = 'CN'
     assert shared.to_dict() == cn
     # The bank x domain matrix of the demo: every val set with both banks.
-    matrix = Config.fromfile(osp.join(
-        DEMO, DEMO_CN.replace('.py', '_bank-matrix.py')))
+    matrix = Config.fromfile(
+        osp.join(DEMO, DEMO_CN.replace('.py', '_bank-matrix.py')))
     assert matrix.val_dataloader.dataset.domain_indices == [0, 1, 1, 0]
     assert matrix.val_dataloader.dataset.datasets == \
         cn['val_dataloader']['dataset']['datasets'] * 2

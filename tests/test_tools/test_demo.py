@@ -50,10 +50,13 @@ def _demo(tmp_path, **env):
     python = tmp_path / 'python'
     python.write_text(FAKE_PYTHON)
     python.chmod(0o755)
-    env = dict(os.environ, PYTHON=str(python),
-               WORK_DIR=str(tmp_path / 'demo'), **env)
-    return subprocess.run(['bash', osp.join(TOOLS, 'demo.sh')], env=env,
-                          capture_output=True, text=True, timeout=120,
+    env = dict(
+        os.environ, PYTHON=str(python), WORK_DIR=str(tmp_path / 'demo'), **env)
+    return subprocess.run(['bash', osp.join(TOOLS, 'demo.sh')],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=120,
                           stdin=subprocess.DEVNULL)
 
 
@@ -72,8 +75,9 @@ def test_demo_prints_a_line_per_stage_and_the_results(tmp_path):
     assert 'hook table' in (logs / 'train_bn.log').read_text()
     for run in ('BN', 'CN'):  # progress, every 100 iterations off a TTY
         for i in (1, 2):
-            assert re.search(rf'\] Train {run} .*: iter {i}00/400, eta '
-                             rf'0:00:0{i}$', proc.stdout, re.M)
+            assert re.search(
+                rf'\] Train {run} .*: iter {i}00/400, eta '
+                rf'0:00:0{i}$', proc.stdout, re.M)
     # The bank matrix is evaluated with the CN checkpoint and summarized.
     matrix_log = (logs / 'test_cn_bank_matrix.log').read_text()
     assert matrix_log == 'tools/test.py ran\n'
@@ -83,8 +87,7 @@ def test_demo_prints_a_line_per_stage_and_the_results(tmp_path):
     assert features == 'tools/visualize_features.py ran\n'
     assert re.search(r'Feature distributions of BN and CN: done', proc.stdout)
     assert f'{tmp_path}/demo/features.png' in proc.stdout
-    assert proc.stdout.rstrip().splitlines()[-1].startswith(
-        'Demo finished in')
+    assert proc.stdout.rstrip().splitlines()[-1].startswith('Demo finished in')
 
 
 def test_a_failing_stage_shows_its_error_and_stops(tmp_path):
@@ -120,26 +123,31 @@ def _rows(printed):
                                             (35.0, 'NOISE, probably')])
 def test_summary_tables_and_what_they_say(tmp_path, capsys, monkeypatch,
                                           other_bank, signal, cn_city, noise):
-    matrix = _test_result(tmp_path / 'matrix', {
-        'cityscapes': 40.0, 'gta5': 42.0, 'cityscapes_bank1': other_bank,
-        'gta5_bank0': 30.0})
+    matrix = _test_result(
+        tmp_path / 'matrix', {
+            'cityscapes': 40.0,
+            'gta5': 42.0,
+            'cityscapes_bank1': other_bank,
+            'gta5_bank0': 30.0
+        })
     bn = _test_result(tmp_path / 'bn', {'cityscapes': 28.29, 'gta5': 30.0})
     cn = _test_result(tmp_path / 'cn', {'cityscapes': cn_city, 'gta5': 31.0})
-    monkeypatch.setattr(sys, 'argv', ['demo_summary.py', '--bn', bn, '--cn',
-                                      cn, '--bank-matrix', MATRIX, matrix])
+    monkeypatch.setattr(sys, 'argv', [
+        'demo_summary.py', '--bn', bn, '--cn', cn, '--bank-matrix', MATRIX,
+        matrix
+    ])
     runpy.run_path(osp.join(TOOLS, 'demo_summary.py'), run_name='__main__')
     printed = capsys.readouterr().out
     matrix_rows, comparison = _rows(printed)[:4], _rows(printed)[4:]
-    assert matrix_rows == [
-        ['val set \\ bank', 'bank 0 (cityscapes)', 'bank 1 (gta5)'],
-        ['---', '---:', '---:'],
-        ['cityscapes val', '40.00', f'{other_bank:.2f}'],
-        ['gta5 val', '30.00', '42.00']]
+    assert matrix_rows == [[
+        'val set \\ bank', 'bank 0 (cityscapes)', 'bank 1 (gta5)'
+    ], ['---', '---:', '---:'],
+                           ['cityscapes val', '40.00', f'{other_bank:.2f}'],
+                           ['gta5 val', '30.00', '42.00']]
     assert (f'mIoU drops by: cityscapes val {40 - other_bank:.1f}, gta5 val '
             '12.0 points') in printed
     assert signal in printed
-    assert comparison[2:] == [
-        ['cityscapes val', '28.29', f'{cn_city:.2f}',
-         f'{cn_city - 28.29:+.2f}'],
-        ['gta5 val', '30.00', '31.00', '+1.00']]
+    assert comparison[2:] == [[
+        'cityscapes val', '28.29', f'{cn_city:.2f}', f'{cn_city - 28.29:+.2f}'
+    ], ['gta5 val', '30.00', '31.00', '+1.00']]
     assert noise in printed

@@ -13,9 +13,12 @@ SCRIPT = osp.join(REPO, 'benchmarks', 'gpu.sh')
 
 
 def _run(*args, env=None):
-    return subprocess.run(['bash', SCRIPT, '--python', sys.executable,
-                           *args], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=900)
+    return subprocess.run(['bash', SCRIPT, '--python', sys.executable, *args],
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          cwd=REPO,
+                          timeout=900)
 
 
 def test_help_and_a_bad_argument():

@@ -25,11 +25,14 @@ def test_per_class_iou_reaches_tensorboard(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import \
         EventAccumulator
     make_data(tmp_path)
-    config = tiny_config(tmp_path, 'tiny_tb.py', DEMO_CN, max_iters=2,
-                         extra=VISUALIZER)
+    config = tiny_config(
+        tmp_path, 'tiny_tb.py', DEMO_CN, max_iters=2, extra=VISUALIZER)
     proc = subprocess.run(
         [sys.executable, f'{TOOLS}/train.py', config, '--work-dir', 'run'],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (events, ) = tmp_path.glob('run/*/vis_data/events.out.tfevents.*')
     (scalars, ) = tmp_path.glob('run/*/vis_data/scalars.json')
@@ -46,6 +49,6 @@ def test_per_class_iou_reaches_tensorboard(tmp_path):
     for key, value in metrics.items():
         assert key in tags
         (event, ) = accumulator.Scalars(key)
-        assert (event.step, event.value) == (validation['step'],
-                                             pytest.approx(value, abs=1e-4,
-                                                           nan_ok=True))
+        assert (event.step,
+                event.value) == (validation['step'],
+                                 pytest.approx(value, abs=1e-4, nan_ok=True))

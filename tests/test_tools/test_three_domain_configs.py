@@ -15,12 +15,14 @@ DEMO = osp.join(REPO, 'configs', 'demo')
 PAIRS = [
     (osp.join(PAPER, 'cn_deeplabv3_r50-d8_4xb2-80k_cityscapes+gta5-'
               '512x1024.py'),
-     osp.join(PAPER, 'cn_deeplabv3_r50-d8_4xb3-80k_cityscapes+gta5+synthia-'
-              '512x1024.py'), [1, 1, 1]),
+     osp.join(
+         PAPER, 'cn_deeplabv3_r50-d8_4xb3-80k_cityscapes+gta5+synthia-'
+         '512x1024.py'), [1, 1, 1]),
     (osp.join(DEMO, 'cn_deeplabv3_r18-d8_1xb4-400_synthetic-cs+gta5-'
               '64x128.py'),
-     osp.join(DEMO, 'cn_deeplabv3_r18-d8_1xb6-400_synthetic-cs+gta5+synthia-'
-              '64x128.py'), [2, 2, 2]),
+     osp.join(
+         DEMO, 'cn_deeplabv3_r18-d8_1xb6-400_synthetic-cs+gta5+synthia-'
+         '64x128.py'), [2, 2, 2]),
 ]
 
 
@@ -34,8 +36,8 @@ def test_a_third_domain_bank_and_the_synthia_subsets():
             two.train_dataloader.dataset.datasets
         synthia = train.dataset.datasets[2]
         assert synthia.type == 'SynthiaDataset'
-        assert synthia.data_prefix == dict(img_path='RGB',
-                                           seg_map_path='GT/LABELS')
+        assert synthia.data_prefix == dict(
+            img_path='RGB', seg_map_path='GT/LABELS')
         assert train.sampler.samples_per_domain == quotas
         assert train.batch_size == sum(quotas)
         for head in ('backbone', 'decode_head', 'auxiliary_head'):

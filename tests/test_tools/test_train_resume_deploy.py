@@ -17,7 +17,6 @@ import pytest
 import torch
 
 import cn_seg
-
 from ..processes import (TOOLS, finish, kill_when_stalled, run_python,
                          run_tool, start)
 from .tiny_demo import DEMO_BN, DEMO_CN, make_data, tiny_config
@@ -74,32 +73,46 @@ def runs(root):
     beside the BN config; then the killed run resumed, beside the CN config
     uninterrupted with the seed the killed run drew.
     """
-    config = tiny_config(root, 'tiny_cn.py', DEMO_CN, MAX_ITERS,
-                         dropout=None, extra=SEEDLESS)
+    config = tiny_config(
+        root, 'tiny_cn.py', DEMO_CN, MAX_ITERS, dropout=None, extra=SEEDLESS)
     marker = root / 'stalled'
-    stalling = tiny_config(root, 'tiny_cn_stall.py', DEMO_CN, MAX_ITERS,
-                           dropout=None, extra=SEEDLESS +
-                           STALL.format(at=KILL_AFTER, marker=marker))
+    stalling = tiny_config(
+        root,
+        'tiny_cn_stall.py',
+        DEMO_CN,
+        MAX_ITERS,
+        dropout=None,
+        extra=SEEDLESS + STALL.format(at=KILL_AFTER, marker=marker))
     train = osp.join(TOOLS, 'train.py')
-    bn = start([train, tiny_config(root, 'tiny_bn.py', DEMO_BN, MAX_ITERS),
-                '--work-dir', 'bn'], root, 1)
+    bn = start([
+        train,
+        tiny_config(root, 'tiny_bn.py', DEMO_BN, MAX_ITERS), '--work-dir', 'bn'
+    ], root, 1)
     killed_status = kill_when_stalled(
         [train, stalling, '--work-dir', 'killed'], root, marker, [HERE])
     state = dict(
         status=killed_status,
-        checkpoints=sorted(p.name
-                           for p in (root / 'killed').glob('iter_*.pth')))
+        checkpoints=sorted(
+            p.name for p in (root / 'killed').glob('iter_*.pth')))
     seed = torch.load(root / 'killed' / 'iter_2.pth')['meta']['seed']
-    resumed = start([train, config, '--work-dir', 'killed', '--resume'],
-                    root, 1)
+    resumed = start([train, config, '--work-dir', 'killed', '--resume'], root,
+                    1)
     finish(bn)
-    straight = start([train, config, '--work-dir', 'straight',
-                      '--cfg-options', f'randomness.seed={seed}'], root, 1)
+    straight = start([
+        train, config, '--work-dir', 'straight', '--cfg-options',
+        f'randomness.seed={seed}'
+    ], root, 1)
     resume_log = finish(resumed)
     finish(straight)
-    return dict(root=root, config=config, straight=root / 'straight',
-                resumed=root / 'killed', bn=root / 'bn', before_resume=state,
-                seed=seed, resume_log=resume_log)
+    return dict(
+        root=root,
+        config=config,
+        straight=root / 'straight',
+        resumed=root / 'killed',
+        bn=root / 'bn',
+        before_resume=state,
+        seed=seed,
+        resume_log=resume_log)
 
 
 def test_killed_run_resumes_where_it_stopped(runs):
@@ -117,8 +130,8 @@ def test_resume_continues_schedule_and_state(runs):
     straight = {r['step']: r for r in _scalars(runs['straight']) if 'lr' in r}
     resumed = [r for r in _scalars(runs['resumed']) if 'lr' in r]
     for record in resumed:
-        assert record['lr'] == pytest.approx(straight[record['step']]['lr'],
-                                             rel=1e-12)
+        assert record['lr'] == pytest.approx(
+            straight[record['step']]['lr'], rel=1e-12)
         # Same data, augmentation and dropout masks at every step.
         assert record['loss'] == straight[record['step']]['loss']
     assert f'randomness.seed={runs["seed"]}' in runs['resume_log']
@@ -135,12 +148,18 @@ def test_resume_continues_schedule_and_state(runs):
     banks = [k for k in a['state_dict'] if k.endswith('running_mean')]
     assert banks and all(a['state_dict'][k].dim() == 2 for k in banks)
     for key in a['state_dict']:
-        torch.testing.assert_close(b['state_dict'][key], a['state_dict'][key],
-                                   rtol=0, atol=0, msg=key)
+        torch.testing.assert_close(
+            b['state_dict'][key],
+            a['state_dict'][key],
+            rtol=0,
+            atol=0,
+            msg=key)
     for key, value in a['optimizer']['state'].items():
-        torch.testing.assert_close(b['optimizer']['state'][key]
-                                   ['momentum_buffer'],
-                                   value['momentum_buffer'], rtol=0, atol=0)
+        torch.testing.assert_close(
+            b['optimizer']['state'][key]['momentum_buffer'],
+            value['momentum_buffer'],
+            rtol=0,
+            atol=0)
     assert torch.equal(a['random_state']['torch'], b['random_state']['torch'])
     np.testing.assert_array_equal(a['random_state']['numpy'][1],
                                   b['random_state']['numpy'][1])
@@ -152,8 +171,9 @@ def test_resume_of_a_bn_checkpoint_into_cn_is_refused(runs, tmp_path,
     bn_checkpoint = runs['bn'] / f'iter_{MAX_ITERS}.pth'
     monkeypatch.chdir(runs['root'])  # the config's data_root is relative
     with pytest.raises(ValueError) as info:
-        _run_tool('train.py', [runs['config'], '--work-dir', tmp_path,
-                               '--resume', bn_checkpoint], capsys)
+        _run_tool('train.py', [
+            runs['config'], '--work-dir', tmp_path, '--resume', bn_checkpoint
+        ], capsys)
     message = str(info.value)
     assert message.startswith(f'Checkpoint {bn_checkpoint} does not fit')
     assert '--cfg-options load_from=CHECKPOINT' in message
@@ -164,10 +184,11 @@ def test_resume_of_a_bn_checkpoint_into_cn_is_refused(runs, tmp_path,
 def tested(runs):
     """tools/test.py on the uninterrupted run's final checkpoint."""
     checkpoint = str(runs['straight'] / f'iter_{MAX_ITERS}.pth')
-    run_python([osp.join(TOOLS, 'test.py'), runs['config'], checkpoint,
-                '--work-dir', 'straight', '--show-dir', 'shown',
-                '--cfg-options', 'default_hooks.visualization.interval=1'],
-               runs['root'])
+    run_python([
+        osp.join(TOOLS, 'test.py'), runs['config'], checkpoint, '--work-dir',
+        'straight', '--show-dir', 'shown', '--cfg-options',
+        'default_hooks.visualization.interval=1'
+    ], runs['root'])
     return runs
 
 
@@ -209,14 +230,15 @@ def test_folded_model_loads_without_cn_seg(tested, tmp_path, monkeypatch,
     root = tested['root']
     checkpoint = str(tested['straight'] / f'iter_{MAX_ITERS}.pth')
     out = tmp_path / 'folded'
-    _run_tool('cn2bn.py', [tested['config'], checkpoint, out, '--bank',
-                           domain], capsys)
+    _run_tool('cn2bn.py',
+              [tested['config'], checkpoint, out, '--bank', domain], capsys)
     frame = sorted((root / 'data/synthetic/gta5/images').glob('*.png'))[0]
     script = tmp_path / 'plain_inference.py'
     script.write_text(PLAIN_INFERENCE)
     logits_file = tmp_path / 'logits.npy'
-    output = run_python([script, out / 'config.py', out / 'model.pth', frame,
-                         logits_file], tmp_path)
+    output = run_python(
+        [script, out / 'config.py', out / 'model.pth', frame, logits_file],
+        tmp_path)
     assert "norm types: ['BatchNorm2d']" in output
 
     cn_model = init_model(tested['config'], checkpoint, device='cpu')
@@ -248,13 +270,14 @@ def _image_is_drawn(path):
     return pixels.ndim == 3 and float(pixels[..., :3].std()) > 0.05
 
 
-def test_compare_runs_writes_table_and_chart(tested, tmp_path,
-                                             monkeypatch, capsys):
+def test_compare_runs_writes_table_and_chart(tested, tmp_path, monkeypatch,
+                                             capsys):
     out = tmp_path / 'compare'
     bn_run = tested['bn']
-    printed = _run_tool('compare_runs.py', [
-        bn_run, tested['straight'], '--names', 'BN', 'CN', '--out', out
-    ], capsys)
+    printed = _run_tool(
+        'compare_runs.py',
+        [bn_run, tested['straight'], '--names', 'BN', 'CN', '--out', out],
+        capsys)
     table = (out / 'table.md').read_text()
     assert table in printed
     rows = [[c.strip() for c in line.strip().strip('|').split('|')]
@@ -268,8 +291,10 @@ def test_compare_runs_writes_table_and_chart(tested, tmp_path,
     assert set(''.join(rule)) <= set('-:')
 
     # Values: the CN run's test JSON and the BN run's last validation.
-    (cn_json, ) = [p for p in tested['straight'].glob('*/*.json')
-                   if p.stem == p.parent.name]
+    (cn_json, ) = [
+        p for p in tested['straight'].glob('*/*.json')
+        if p.stem == p.parent.name
+    ]
     cn_metrics = json.loads(cn_json.read_text())
     bn_metrics = [r for r in _scalars(bn_run) if 'cityscapes/mIoU' in r][-1]
     keys = [f'cityscapes/IoU.{name}' for name in classes] + \

@@ -12,7 +12,6 @@ import pytest
 from mmengine.logging import MMLogger
 
 from cn_seg.openmmlab.deploy.fold_checkpoint import fold_checkpoint
-
 from ..processes import run_tool
 from .tiny_demo import DEMO_CN, make_data, tiny_config
 

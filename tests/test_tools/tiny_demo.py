@@ -28,9 +28,13 @@ def make_data(root: Path, num_train: int = 6, num_val: int = 2) -> Path:
     return data
 
 
-def tiny_config(root: Path, name: str, base: str = DEMO_CN,
-                max_iters: int = 4, val_interval: int = None,
-                extra: str = '', dropout: Optional[float] = 0.0) -> str:
+def tiny_config(root: Path,
+                name: str,
+                base: str = DEMO_CN,
+                max_iters: int = 4,
+                val_interval: int = None,
+                extra: str = '',
+                dropout: Optional[float] = 0.0) -> str:
     """Write ``root/name``: ``base`` at tiny size, plus ``extra`` lines.
 
     ``dropout`` sets both heads' ``dropout_ratio``; None keeps the demo's.

@@ -68,10 +68,8 @@ def test_each_domain_goes_through_its_own_bank(data_root):
 
 def test_the_layer_can_be_chosen_and_a_bad_name_is_refused(data_root):
     model, dataset = _model_and_dataset(DEMO_BN, data_root)
-    stem = collect_features(model, dataset, 'backbone.stem.1',
-                            num_samples=1)
-    relu = collect_features(model, dataset, 'backbone.layer1',
-                            num_samples=1)
+    stem = collect_features(model, dataset, 'backbone.stem.1', num_samples=1)
+    relu = collect_features(model, dataset, 'backbone.layer1', num_samples=1)
     assert stem['cityscapes'].shape[1] == 8  # stem_channels // 2
     assert relu['gta5'].min() >= 0  # the stage's output is after a ReLU
     with pytest.raises(ValueError, match="no module 'backbone.layer9'"):
@@ -80,8 +78,10 @@ def test_the_layer_can_be_chosen_and_a_bad_name_is_refused(data_root):
 
 def test_one_figure_one_panel_per_model_on_shared_axes():
     rng = np.random.default_rng(0)
-    panels = {m: dict(a=rng.normal(size=(50, 2)), b=rng.normal(2, size=50))
-              for m in ('BN', 'CN')}
+    panels = {
+        m: dict(a=rng.normal(size=(50, 2)), b=rng.normal(2, size=50))
+        for m in ('BN', 'CN')
+    }
     fig = distribution_figure(panels, titles=dict(BN='BN at x'))
     try:
         bn, cn = fig.axes

@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch import nn
 
+from cn_seg.models import ConsistentNorm
 from cn_seg_workbench.analysis.feature_statistics import (
     channel_gap, domain_distances, domain_statistics, own_statistics_reference,
     statistics_tables)
-from cn_seg.models import ConsistentNorm
 
 
 def test_w1_of_a_shifted_copy_is_the_shift_and_channel_gap_by_hand():
@@ -73,8 +73,8 @@ def test_reference_of_plain_bn_and_of_layers_without_it():
 
 def test_tables_list_every_model_domain_and_pair():
     values = dict(cityscapes=np.zeros((4, 2)), gta5=np.ones((4, 2)))
-    text = statistics_tables(dict(BN=values, CN=values),
-                             dict(CN=dict(gta5=(0.5, 2.0))))
+    text = statistics_tables(
+        dict(BN=values, CN=values), dict(CN=dict(gta5=(0.5, 2.0))))
     lines = text.splitlines()
     assert '| BN | cityscapes | 0.000 | 0.000 | - | - |' in lines
     assert '| CN | gta5 | 1.000 | 0.000 | 0.500 | 2.000 |' in lines

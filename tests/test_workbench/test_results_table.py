@@ -13,14 +13,19 @@ NAN = float('nan')
 
 
 def _run(name, ious):
-    return RunResult(name=name, domain='cityscapes',
-                     class_iou=dict(zip(CLASSES, ious)),
-                     miou=float(np.nanmean(ious)), source=f'{name}.json')
+    return RunResult(
+        name=name,
+        domain='cityscapes',
+        class_iou=dict(zip(CLASSES, ious)),
+        miou=float(np.nanmean(ious)),
+        source=f'{name}.json')
 
 
-RUNS = [_run('BN', [50.0, 40.0, NAN, 0.0]),
-        _run('CN', [55.5, 39.0, 12.0, 0.0]),
-        _run('CN+', [60.0, NAN, 10.0, 5.0])]
+RUNS = [
+    _run('BN', [50.0, 40.0, NAN, 0.0]),
+    _run('CN', [55.5, 39.0, 12.0, 0.0]),
+    _run('CN+', [60.0, NAN, 10.0, 5.0])
+]
 
 
 def _rows(table):
@@ -30,8 +35,7 @@ def _rows(table):
 
 def test_class_table_has_classes_as_rows_and_delta_columns():
     header, rule, *rows = _rows(class_table(RUNS))
-    assert header == ['class', 'BN', 'CN', 'CN+', 'Δ CN vs BN',
-                      'Δ CN+ vs BN']
+    assert header == ['class', 'BN', 'CN', 'CN+', 'Δ CN vs BN', 'Δ CN+ vs BN']
     assert rule == ['---'] + ['---:'] * 5
     assert [row[0] for row in rows] == CLASSES + ['mIoU']
     assert rows[0] == ['road', '50.00', '55.50', '60.00', '+5.50', '+10.00']
@@ -40,7 +44,8 @@ def test_class_table_has_classes_as_rows_and_delta_columns():
     assert rows[3] == ['sky', '0.00', '0.00', '5.00', '+0.00', '+5.00']
     miou = [np.nanmean(list(r.class_iou.values())) for r in RUNS]
     assert rows[4] == ['mIoU'] + [f'{m:.2f}' for m in miou] + [
-        f'{m - miou[0]:+.2f}' for m in miou[1:]]
+        f'{m - miou[0]:+.2f}' for m in miou[1:]
+    ]
 
 
 def test_class_table_of_one_run_has_no_delta_column():
@@ -56,8 +61,9 @@ def _bar_heights(ax, num_runs, num_groups):
 
 
 def _na_marks(ax):
-    return sorted(round(t.get_position()[0], 6) for t in ax.texts
-                  if t.get_text() == 'n/a')
+    return sorted(
+        round(t.get_position()[0], 6) for t in ax.texts
+        if t.get_text() == 'n/a')
 
 
 def test_chart_draws_nan_as_missing_and_a_panel_of_differences():
@@ -66,13 +72,15 @@ def test_chart_draws_nan_as_missing_and_a_panel_of_differences():
         top, bottom = fig.axes
         groups = len(CLASSES) + 1
         heights = _bar_heights(top, 3, groups)
-        expected = np.array([list(r.class_iou.values()) + [r.miou]
-                             for r in RUNS])
+        expected = np.array(
+            [list(r.class_iou.values()) + [r.miou] for r in RUNS])
         np.testing.assert_array_equal(heights, expected)  # NaN stays NaN
         # One 'n/a' mark per NaN, at its bar; none for the IoU of 0.
         centres = [p.get_x() + p.get_width() / 2 for p in top.patches]
-        nan_at = [round(c, 6) for c, h in zip(centres, heights.ravel())
-                  if math.isnan(h)]
+        nan_at = [
+            round(c, 6) for c, h in zip(centres, heights.ravel())
+            if math.isnan(h)
+        ]
         assert _na_marks(top) == sorted(nan_at) and len(nan_at) == 2
         deltas = _bar_heights(bottom, 2, groups)
         np.testing.assert_allclose(deltas, expected[1:] - expected[0])

@@ -48,10 +48,11 @@ def test_newest_test_result_wins(tmp_path):
                [dict(_metrics('cityscapes', [1.0, 2.0, 3.0]), step=9)])
     _write_test(tmp_path, '20260101_000100',
                 _metrics('cityscapes', [4.0, 5.0, 6.0]))
-    _write_test(tmp_path, '20260101_000200', {
-        **_metrics('cityscapes', [70.0, 80.0, 90.0]),
-        **_metrics('gta5', [7.0, 8.0, 9.0])
-    })
+    _write_test(
+        tmp_path, '20260101_000200', {
+            **_metrics('cityscapes', [70.0, 80.0, 90.0]),
+            **_metrics('gta5', [7.0, 8.0, 9.0])
+        })
     run = read_run(str(tmp_path))
     assert run.class_iou['road'] == 70.0 and run.step is None
     assert read_run(str(tmp_path), domain='gta5').miou == 8.0
@@ -69,11 +70,10 @@ def test_missing_or_summary_only_results_are_clear_errors(tmp_path):
 
 def test_table_and_chart(tmp_path):
     runs = []
-    for name, ious in (('bn', [50.0, 40.0, float('nan')]),
-                       ('cn', [55.5, 39.0, 12.0])):
+    for name, ious in (('bn', [50.0, 40.0,
+                               float('nan')]), ('cn', [55.5, 39.0, 12.0])):
         work_dir = tmp_path / name
-        _write_test(work_dir, '20260101_000000',
-                    _metrics('cityscapes', ious))
+        _write_test(work_dir, '20260101_000000', _metrics('cityscapes', ious))
         runs.append(read_run(str(work_dir)))
     lines = markdown_table(runs).splitlines()
     assert lines[0] == ('| run | road | sidewalk | wall | mIoU | '
@@ -89,8 +89,10 @@ def test_table_and_chart(tmp_path):
 def test_runs_on_different_classes_are_refused(tmp_path):
     _write_test(tmp_path / 'a', '20260101_000000',
                 _metrics('cityscapes', [1.0, 2.0, 3.0]))
-    _write_test(tmp_path / 'b', '20260101_000000',
-                {'cityscapes/mIoU': 1.0, 'cityscapes/IoU.sky': 1.0})
+    _write_test(tmp_path / 'b', '20260101_000000', {
+        'cityscapes/mIoU': 1.0,
+        'cityscapes/IoU.sky': 1.0
+    })
     runs = [read_run(str(tmp_path / 'a')), read_run(str(tmp_path / 'b'))]
     with pytest.raises(ValueError, match='different classes'):
         markdown_table(runs)

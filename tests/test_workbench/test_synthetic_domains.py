@@ -9,7 +9,6 @@ from PIL import Image
 
 from cn_seg.openmmlab.datasets.converters.polygons import read_polygons
 from cn_seg_workbench.synthetic import make_synthetic_domains
-
 from ..processes import run_tool
 from ..test_datasets.synthetic_data import \
     DOCUMENTED_TRAIN_LABEL_IDS as TRAIN_LABEL_IDS
@@ -28,16 +27,16 @@ def test_tool_writes_the_official_layouts(tmp_path, monkeypatch):
     assert run_tool('make_synthetic_domains.py', '--out', tmp_path,
                     '--num-train', 4, '--num-val', 3) == 0
     city, gta = tmp_path / 'cityscapes', tmp_path / 'gta5'
-    frames = sorted(p.relative_to(city).as_posix()
-                    for p in city.glob('leftImg8bit/*/*/*'))
+    frames = sorted(
+        p.relative_to(city).as_posix() for p in city.glob('leftImg8bit/*/*/*'))
     assert frames[0] == \
         'leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png'
     assert len(frames) == 7
     assert {p.split('/')[2] for p in frames if '/val/' in p} == \
         {'frankfurt', 'lindau', 'munster'}
     for frame in frames:
-        stem = frame.replace('leftImg8bit', 'gtFine', 1)[:-len(
-            '_leftImg8bit.png')]
+        stem = frame.replace('leftImg8bit', 'gtFine',
+                             1)[:-len('_leftImg8bit.png')]
         ids = Image.open(city / f'{stem}_gtFine_labelIds.png')
         assert Image.open(city / frame).size == ids.size == (256, 128)
         assert set(np.unique(ids)) <= LABEL_IDS
@@ -60,12 +59,12 @@ def test_tool_writes_the_official_layouts(tmp_path, monkeypatch):
 
 
 def test_same_seed_same_files_other_seed_other_scenes(tmp_path):
-    a = make_synthetic_domains(str(tmp_path / 'a'), seed=1, num_train=3,
-                               num_val=1)
-    b = make_synthetic_domains(str(tmp_path / 'b'), seed=1, num_train=3,
-                               num_val=1)
-    c = make_synthetic_domains(str(tmp_path / 'c'), seed=2, num_train=3,
-                               num_val=1)
+    a = make_synthetic_domains(
+        str(tmp_path / 'a'), seed=1, num_train=3, num_val=1)
+    b = make_synthetic_domains(
+        str(tmp_path / 'b'), seed=1, num_train=3, num_val=1)
+    c = make_synthetic_domains(
+        str(tmp_path / 'c'), seed=2, num_train=3, num_val=1)
     for domain in ('cityscapes', 'gta5'):
         assert _digest(Path(a[domain])) == _digest(Path(b[domain]))
         assert _digest(Path(a[domain])) != _digest(Path(c[domain]))
@@ -78,11 +77,12 @@ def test_files_do_not_depend_on_the_clock(tmp_path, monkeypatch):
     apart must still write the same bytes."""
     import time
     runs = []
-    for i, stamp in enumerate(('Thu Dec  3 10:00:00 2026',
-                               'Fri Dec  4 11:11:11 2026')):
+    for i, stamp in enumerate(
+        ('Thu Dec  3 10:00:00 2026', 'Fri Dec  4 11:11:11 2026')):
         monkeypatch.setattr(time, 'asctime', lambda *a, s=stamp: s)
-        runs.append(make_synthetic_domains(str(tmp_path / str(i)), seed=1,
-                                           num_train=3, num_val=1))
+        runs.append(
+            make_synthetic_domains(
+                str(tmp_path / str(i)), seed=1, num_train=3, num_val=1))
     assert _digest(Path(runs[0]['gta5'])) == _digest(Path(runs[1]['gta5']))
 
 
@@ -97,11 +97,12 @@ def test_shared_classes_different_appearance(tmp_path):
     city, gta = Path(roots['cityscapes']), Path(roots['gta5'])
     stats = {}
     for domain, images, labels in (
-            ('real', sorted(city.glob('leftImg8bit/train/*/*.png')),
-             sorted(city.glob('gtFine/train/*/*_labelIds.png'))),
-            ('rendered', sorted(gta.glob('images/*.png')),
-             [gta / 'labels' / p.name for p in sorted(gta.glob('images/*'))
-              if p.name not in ('00002.png', '00003.png')])):
+        ('real', sorted(city.glob('leftImg8bit/train/*/*.png')),
+         sorted(city.glob('gtFine/train/*/*_labelIds.png'))),
+        ('rendered', sorted(gta.glob('images/*.png')), [
+            gta / 'labels' / p.name for p in sorted(gta.glob('images/*'))
+            if p.name not in ('00002.png', '00003.png')
+        ])):
         present = set()
         for path in labels:
             present |= set(np.unique(np.asarray(Image.open(path))).tolist())

@@ -17,17 +17,17 @@ from cn_seg_workbench.synthetic.domains import SYNTHIA_SIZE, _frame
 
 
 def test_synthia_layout_converts_to_the_layouts_train_ids(tmp_path):
-    roots = prepare_synthetic_domains(str(tmp_path), seed=3, num_train=4,
-                                      num_val=2, domains=['synthia'])
+    roots = prepare_synthetic_domains(
+        str(tmp_path), seed=3, num_train=4, num_val=2, domains=['synthia'])
     assert list(roots) == ['synthia']
     root = tmp_path / 'synthia'
-    assert (root / 'train.txt').read_text().split() == [
-        f'{i:07d}' for i in range(4)]
+    assert (root /
+            'train.txt').read_text().split() == [f'{i:07d}' for i in range(4)]
     lut = label_id_to_train_id_lut()
     absent = [CLASSES.index(c) for c in ('terrain', 'truck', 'train')]
     for i in range(4):
-        raw = cv2.imread(str(root / 'GT' / 'LABELS' / f'{i:07d}.png'),
-                         cv2.IMREAD_UNCHANGED)
+        raw = cv2.imread(
+            str(root / 'GT' / 'LABELS' / f'{i:07d}.png'), cv2.IMREAD_UNCHANGED)
         assert raw.dtype == np.uint16 and raw.shape == (95, 160, 3)
         frame = np.asarray(Image.open(root / 'RGB' / f'{i:07d}.png'))
         assert frame.shape == (95, 160, 3)

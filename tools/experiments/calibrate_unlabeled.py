@@ -65,15 +65,13 @@ ROWS = [
      'cityscapes_bank0'),
     ('CN, bank 0 calibrated from real unlabeled frames (--from-bank 1)',
      'cn_calibrated', 'cityscapes_bank0'),
-] + [
-    (f'CN, bank 0 adapted online to the real val stream, batches of {b} '
-     '(--adapt-bank 0 --from-bank 1)', f'cn_online_b{b}', 'cityscapes_online')
-    for b in ONLINE_BATCH_SIZES
-] + [
-    ('BN, as trained', 'bn_trained', 'cityscapes'),
-    ('BN, statistics re-estimated in place on real frames (AdaBN)',
-     'bn_adabn', 'cityscapes'),
-]
+] + [(f'CN, bank 0 adapted online to the real val stream, batches of {b} '
+      '(--adapt-bank 0 --from-bank 1)', f'cn_online_b{b}', 'cityscapes_online')
+     for b in ONLINE_BATCH_SIZES] + [
+         ('BN, as trained', 'bn_trained', 'cityscapes'),
+         ('BN, statistics re-estimated in place on real frames (AdaBN)',
+          'bn_adabn', 'cityscapes'),
+     ]
 # The rendered val set, for reference: what calibration does not touch.
 SOURCE_ROWS = [
     ('CN, bank 1', 'cn_trained', 'gta5_bank1'),
@@ -85,16 +83,23 @@ SOURCE_ROWS = [
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--work-dir', default='work_dirs/calibration',
-                        help='data, runs and logs (default %(default)s)')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--max-iters', type=int, default=400,
-                        help='training iterations (default: the demo\'s 400)')
-    parser.add_argument('--no-bn', action='store_true',
-                        help='skip the BN / AdaBN reference runs')
     parser.add_argument(
-        '--out', default=osp.join(REPO, 'benchmarks', 'results',
-                                  'calibration.md'),
+        '--work-dir',
+        default='work_dirs/calibration',
+        help='data, runs and logs (default %(default)s)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument(
+        '--max-iters',
+        type=int,
+        default=400,
+        help='training iterations (default: the demo\'s 400)')
+    parser.add_argument(
+        '--no-bn',
+        action='store_true',
+        help='skip the BN / AdaBN reference runs')
+    parser.add_argument(
+        '--out',
+        default=osp.join(REPO, 'benchmarks', 'results', 'calibration.md'),
         help='the Markdown report (default %(default)s)')
     return parser.parse_args(argv)
 
@@ -108,17 +113,20 @@ class Stages:
         os.makedirs(self.logs, exist_ok=True)
         self.start = time.time()
         self.times = {}
-        self.env = dict(os.environ, OMP_NUM_THREADS=os.environ.get(
-            'OMP_NUM_THREADS', '2'), OMP_WAIT_POLICY=os.environ.get(
-                'OMP_WAIT_POLICY', 'PASSIVE'))
+        self.env = dict(
+            os.environ,
+            OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '2'),
+            OMP_WAIT_POLICY=os.environ.get('OMP_WAIT_POLICY', 'PASSIVE'))
 
     def __call__(self, name: str, *args: str) -> None:
         log = osp.join(self.logs, f'{name}.log')
         begin = time.time()
         with open(log, 'w') as f:
             status = subprocess.call([sys.executable, *args],
-                                     cwd=self.work_dir, env=self.env,
-                                     stdout=f, stderr=subprocess.STDOUT)
+                                     cwd=self.work_dir,
+                                     env=self.env,
+                                     stdout=f,
+                                     stderr=subprocess.STDOUT)
         self.times[name] = time.time() - begin
         elapsed = time.time() - self.start
         if status != 0:
@@ -126,8 +134,10 @@ class Stages:
                 tail = f.read()[-3000:]
             sys.exit(f'[{elapsed:6.0f}s] {name}: FAILED (exit {status}); '
                      f'end of {log}:\n{tail}')
-        print(f'[{elapsed:6.0f}s] {name}: done in {self.times[name]:.0f} s '
-              f'(log: {log})', flush=True)
+        print(
+            f'[{elapsed:6.0f}s] {name}: done in {self.times[name]:.0f} s '
+            f'(log: {log})',
+            flush=True)
 
 
 def metrics(test_dir: str) -> dict:
@@ -142,19 +152,21 @@ def metrics(test_dir: str) -> dict:
 def run_seed(stage: Stages, seed: int, max_iters: int, bn: bool) -> dict:
     """All runs of one seed; ``{run: metrics}``."""
     w = stage.work_dir
-    options = ['--cfg-options', f'randomness.seed={seed}',
-               f'train_cfg.max_iters={max_iters}',
-               f'train_cfg.val_interval={max_iters}',
-               f'param_scheduler.0.end={max_iters}',
-               f'default_hooks.checkpoint.interval={max_iters}']
+    options = [
+        '--cfg-options', f'randomness.seed={seed}',
+        f'train_cfg.max_iters={max_iters}',
+        f'train_cfg.val_interval={max_iters}',
+        f'param_scheduler.0.end={max_iters}',
+        f'default_hooks.checkpoint.interval={max_iters}'
+    ]
     out = {}
     kinds = [('cn', CN_CONFIG, CN_CONFIG, ['--from-bank', '1'])]
     if bn:
         kinds.append(('bn', BN_CONFIG, ADABN_CONFIG, []))
     for kind, config, calib_config, extra in kinds:
         run_dir = osp.join(w, f'seed{seed}', kind)
-        stage(f'seed{seed}_{kind}_train', osp.join(TOOLS, 'train.py'),
-              config, '--work-dir', run_dir, *options)
+        stage(f'seed{seed}_{kind}_train', osp.join(TOOLS, 'train.py'), config,
+              '--work-dir', run_dir, *options)
         with open(osp.join(run_dir, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()
         stage(f'seed{seed}_{kind}_test', osp.join(TOOLS, 'test.py'), config,
@@ -175,9 +187,9 @@ def run_seed(stage: Stages, seed: int, max_iters: int, bn: bool) -> dict:
               '--images', REAL_FRAMES, '--bank', '0', *extra, '--out',
               calibrated)
         after = 'cn_calibrated' if kind == 'cn' else 'bn_adabn'
-        stage(f'seed{seed}_{kind}_test_calibrated',
-              osp.join(TOOLS, 'test.py'), calib_config, calibrated,
-              '--work-dir', run_dir + '_test_calibrated')
+        stage(f'seed{seed}_{kind}_test_calibrated', osp.join(TOOLS, 'test.py'),
+              calib_config, calibrated, '--work-dir',
+              run_dir + '_test_calibrated')
         out[after] = metrics(run_dir + '_test_calibrated')
     return out
 
@@ -190,16 +202,17 @@ def table(results: dict, rows, seeds) -> list:
         if run not in results[seeds[0]]:
             continue
         values = [results[s][run][f'{key}/mIoU'] for s in seeds]
-        cells.append([label] + [f'{v:.2f}' for v in values] +
-                     [mean_std(values)])
+        cells.append([label] + [f'{v:.2f}'
+                                for v in values] + [mean_std(values)])
     header = ['model'] + [f'seed {s}' for s in seeds] + ['mean ± std']
     return format_table(header, cells).splitlines()
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    command = ' '.join(shlex.quote(a) for a in [
-        'python', osp.relpath(osp.abspath(__file__), os.getcwd())] +
+    command = ' '.join(
+        shlex.quote(a) for a in
+        ['python', osp.relpath(osp.abspath(__file__), os.getcwd())] +
         (sys.argv[1:] if argv is None else list(argv)))
     where = describe_machine()
     work_dir = osp.abspath(args.work_dir)
@@ -207,16 +220,19 @@ def main(argv=None) -> None:
     data = osp.join(work_dir, 'data', 'synthetic')
     stage('data', osp.join(TOOLS, 'make_synthetic_domains.py'), '--out', data,
           '--prepare')
-    results = {seed: run_seed(stage, seed, args.max_iters, not args.no_bn)
-               for seed in args.seeds}
+    results = {
+        seed: run_seed(stage, seed, args.max_iters, not args.no_bn)
+        for seed in args.seeds
+    }
     total = time.time() - stage.start
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
         json.dump(dict(results=results, times=stage.times), f, indent=1)
 
     num_frames = len(glob.glob(osp.join(work_dir, REAL_FRAMES, '*', '*.png')))
     train_times = [t for n, t in stage.times.items() if n.endswith('_train')]
-    calib_times = [t for n, t in stage.times.items()
-                   if n.endswith('_calibrate')]
+    calib_times = [
+        t for n, t in stage.times.items() if n.endswith('_calibrate')
+    ]
     lines = [
         '# Calibrating a bank from unlabeled frames (synthetic domains)', '',
         f'Machine: {where}.', '',
@@ -238,14 +254,19 @@ def main(argv=None) -> None:
         "from bank 1 and takes each batch's statistics, a cumulative "
         'average, before predicting it; layers that see one value per '
         'channel, ASPP image pooling in batches of one frame, keep bank '
-        "1's). std: sample standard deviation over the seeds.", '']
+        "1's). std: sample standard deviation over the seeds.", ''
+    ]
     lines += table(results, ROWS, args.seeds)
-    lines += ['', 'For reference, mIoU (%) on the rendered (GTA5-like) val '
-              'set (the training domain):', '']
+    lines += [
+        '', 'For reference, mIoU (%) on the rendered (GTA5-like) val '
+        'set (the training domain):', ''
+    ]
     lines += table(results, SOURCE_ROWS, args.seeds)
-    lines += ['', 'Configs: `configs/experiments/calibration/`; per-stage '
-              f'logs and raw metrics: `{args.work_dir}/logs/`, '
-              f'`{args.work_dir}/results.json`.', '']
+    lines += [
+        '', 'Configs: `configs/experiments/calibration/`; per-stage '
+        f'logs and raw metrics: `{args.work_dir}/logs/`, '
+        f'`{args.work_dir}/results.json`.', ''
+    ]
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         f.write('\n'.join(lines))

@@ -27,8 +27,8 @@ import sys
 import time
 
 import numpy as np
-
 from calibrate_unlabeled import Stages, metrics  # the module beside this
+
 from cn_seg_workbench.analysis.machine import describe_machine
 from cn_seg_workbench.analysis.markdown import format_table
 from cn_seg_workbench.analysis.seed_tables import mean_std
@@ -45,14 +45,20 @@ MIN_PIXELS = 50
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--work-dir', default='work_dirs/rcs',
-                        help='data, runs and logs (default %(default)s)')
+    parser.add_argument(
+        '--work-dir',
+        default='work_dirs/rcs',
+        help='data, runs and logs (default %(default)s)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--max-iters', type=int, default=400)
-    parser.add_argument('--rarest', type=int, default=6,
-                        help='rarest classes in the table (default 6)')
     parser.add_argument(
-        '--out', default=osp.join(REPO, 'benchmarks', 'results', 'rcs.md'),
+        '--rarest',
+        type=int,
+        default=6,
+        help='rarest classes in the table (default 6)')
+    parser.add_argument(
+        '--out',
+        default=osp.join(REPO, 'benchmarks', 'results', 'rcs.md'),
         help='the Markdown report (default %(default)s)')
     return parser.parse_args(argv)
 
@@ -68,8 +74,9 @@ def class_shares(data: str) -> dict:
         if name == 'gta5':
             with open(osp.join(root, 'train.txt')) as f:
                 listed = {line.strip() for line in f if line.strip()}
-            train = [k for k in train
-                     if osp.basename(k).split('_')[0] in listed]
+            train = [
+                k for k in train if osp.basename(k).split('_')[0] in listed
+            ]
         rows = np.asarray([counts['counts'][k] for k in train]).sum(0)
         total = rows if total is None else total + rows
         classes = counts['classes']
@@ -78,24 +85,27 @@ def class_shares(data: str) -> dict:
 
 def run_seed(stage: Stages, seed: int, max_iters: int) -> dict:
     """Both variants of one seed; ``{variant: metrics}``."""
-    options = [f'randomness.seed={seed}', f'train_cfg.max_iters={max_iters}',
-               f'train_cfg.val_interval={max_iters}',
-               f'param_scheduler.0.end={max_iters}',
-               f'default_hooks.checkpoint.interval={max_iters}']
-    rcs = [f'train_dataloader.sampler.rare_class_sampling.temperature='
-           f'{TEMPERATURE}',
-           f'train_dataloader.sampler.rare_class_sampling.min_pixels='
-           f'{MIN_PIXELS}']
+    options = [
+        f'randomness.seed={seed}', f'train_cfg.max_iters={max_iters}',
+        f'train_cfg.val_interval={max_iters}',
+        f'param_scheduler.0.end={max_iters}',
+        f'default_hooks.checkpoint.interval={max_iters}'
+    ]
+    rcs = [
+        f'train_dataloader.sampler.rare_class_sampling.temperature='
+        f'{TEMPERATURE}',
+        f'train_dataloader.sampler.rare_class_sampling.min_pixels='
+        f'{MIN_PIXELS}'
+    ]
     out = {}
     for variant, extra in (('cn', []), ('cn_rcs', rcs)):
         run_dir = osp.join(stage.work_dir, f'seed{seed}', variant)
         stage(f'seed{seed}_{variant}_train', osp.join(TOOLS, 'train.py'),
-              CONFIG, '--work-dir', run_dir, '--cfg-options', *options,
-              *extra)
+              CONFIG, '--work-dir', run_dir, '--cfg-options', *options, *extra)
         with open(osp.join(run_dir, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()
-        stage(f'seed{seed}_{variant}_test', osp.join(TOOLS, 'test.py'),
-              CONFIG, checkpoint, '--work-dir', run_dir + '_test')
+        stage(f'seed{seed}_{variant}_test', osp.join(TOOLS, 'test.py'), CONFIG,
+              checkpoint, '--work-dir', run_dir + '_test')
         out[variant] = metrics(run_dir + '_test')
     return out
 
@@ -109,20 +119,23 @@ def table(results: dict, seeds, domain: str, classes) -> list:
         means = []
         for variant in ('cn', 'cn_rcs'):
             values = [results[s][variant][key] for s in seeds]
-            row.append(mean_std(values) + ' (' + ', '.join(
-                f'{v:.2f}' for v in values) + ')')
+            row.append(
+                mean_std(values) + ' (' + ', '.join(f'{v:.2f}'
+                                                    for v in values) + ')')
             means.append(float(np.nanmean(values)))
         row.append(f'{means[1] - means[0]:+.2f}')
         cells.append(row)
-    return format_table(
-        ['class (share of training pixels)', 'CN', 'CN + RCS',
-         'difference of means'], cells).splitlines()
+    return format_table([
+        'class (share of training pixels)', 'CN', 'CN + RCS',
+        'difference of means'
+    ], cells).splitlines()
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    command = ' '.join(shlex.quote(a) for a in [
-        'python', osp.relpath(osp.abspath(__file__), os.getcwd())] +
+    command = ' '.join(
+        shlex.quote(a) for a in
+        ['python', osp.relpath(osp.abspath(__file__), os.getcwd())] +
         (sys.argv[1:] if argv is None else list(argv)))
     where = describe_machine()
     work_dir = osp.abspath(args.work_dir)
@@ -134,12 +147,16 @@ def main(argv=None) -> None:
     present = sorted(((c, s) for c, s in shares.items() if s > 0),
                      key=lambda item: item[1])
     rarest = present[:args.rarest]
-    results = {seed: run_seed(stage, seed, args.max_iters)
-               for seed in args.seeds}
+    results = {
+        seed: run_seed(stage, seed, args.max_iters)
+        for seed in args.seeds
+    }
     total = time.time() - stage.start
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
-        json.dump(dict(results=results, class_shares=shares,
-                       times=stage.times), f, indent=1)
+        json.dump(
+            dict(results=results, class_shares=shares, times=stage.times),
+            f,
+            indent=1)
     lines = [
         '# Rare-class sampling on the synthetic domains', '',
         f'Machine: {where}.', '',
@@ -156,14 +173,16 @@ def main(argv=None) -> None:
         'seeds (the seeds\' values in brackets), for the '
         f'{len(rarest)} classes with the smallest share of the labelled '
         'training pixels of both domains (classes without training pixels '
-        'left out), and the mIoU over all classes.', '']
+        'left out), and the mIoU over all classes.', ''
+    ]
     for domain in DOMAINS:
         lines += [f'## {domain} val', '']
         lines += table(results, args.seeds, domain, rarest)
         lines += ['']
-    lines += ['Per-stage logs and raw metrics (every class, every run): '
-              f'`{args.work_dir}/logs/`, `{args.work_dir}/results.json`.',
-              '']
+    lines += [
+        'Per-stage logs and raw metrics (every class, every run): '
+        f'`{args.work_dir}/logs/`, `{args.work_dir}/results.json`.', ''
+    ]
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         f.write('\n'.join(lines))

@@ -62,29 +62,49 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Train and compare the Table 6 variants (or the '
         'multi-scale transform domains) on the synthetic domains.')
-    parser.add_argument('--experiment', choices=sorted(EXPERIMENTS),
-                        default='table6')
-    parser.add_argument('--variants', type=int, nargs='+', metavar='K',
-                        help='train only these variants (1-based, in the '
-                        "experiment's order; default: all)")
-    parser.add_argument('--seeds', type=int,
-                        help='seeds 0..N-1 per variant (default: 3; 2 with '
-                        '--quick)')
-    parser.add_argument('--iters', type=int,
-                        help='training iterations per run (default: 1000; '
-                        '1 with --quick)')
-    parser.add_argument('--out', help='output folder (default: '
-                        'work_dirs/<experiment>[-quick])')
-    parser.add_argument('--data', default='data/synthetic',
-                        help='synthetic domains (cityscapes/, gta5/); '
-                        'generated and converted if missing')
-    parser.add_argument('--num-train', type=int, default=80,
-                        help='frames per domain when generating the data')
-    parser.add_argument('--num-val', type=int, default=20,
-                        help='val frames per domain when generating')
-    parser.add_argument('--quick', action='store_true',
-                        help='smoke run: 2 seeds, 1 iteration, no '
-                        'dataloader workers, no checkpoints')
+    parser.add_argument(
+        '--experiment', choices=sorted(EXPERIMENTS), default='table6')
+    parser.add_argument(
+        '--variants',
+        type=int,
+        nargs='+',
+        metavar='K',
+        help='train only these variants (1-based, in the '
+        "experiment's order; default: all)")
+    parser.add_argument(
+        '--seeds',
+        type=int,
+        help='seeds 0..N-1 per variant (default: 3; 2 with '
+        '--quick)')
+    parser.add_argument(
+        '--iters',
+        type=int,
+        help='training iterations per run (default: 1000; '
+        '1 with --quick)')
+    parser.add_argument(
+        '--out',
+        help='output folder (default: '
+        'work_dirs/<experiment>[-quick])')
+    parser.add_argument(
+        '--data',
+        default='data/synthetic',
+        help='synthetic domains (cityscapes/, gta5/); '
+        'generated and converted if missing')
+    parser.add_argument(
+        '--num-train',
+        type=int,
+        default=80,
+        help='frames per domain when generating the data')
+    parser.add_argument(
+        '--num-val',
+        type=int,
+        default=20,
+        help='val frames per domain when generating')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help='smoke run: 2 seeds, 1 iteration, no '
+        'dataloader workers, no checkpoints')
     args = parser.parse_args(argv)
     args.seeds = args.seeds or (2 if args.quick else 3)
     args.iters = args.iters or (1 if args.quick else 1000)
@@ -107,8 +127,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     experiment = dataclasses.replace(
         experiment,
         variants=[experiment.variants[k - 1] for k in args.variants])
-    prepare_synthetic_domains(args.data, num_train=args.num_train,
-                              num_val=args.num_val)
+    prepare_synthetic_domains(
+        args.data, num_train=args.num_train, num_val=args.num_val)
     start = time.perf_counter()
     results: Dict[str, List[dict]] = {}
     total = len(experiment.variants) * args.seeds
@@ -116,27 +136,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for seed in range(args.seeds):
         for name, config in experiment.variants:
             done += 1
-            work_dir = osp.abspath(osp.join(
-                args.out, 'runs',
-                osp.splitext(osp.basename(config))[0], f'seed{seed}'))
-            print(f'[{done}/{total}] {name}, seed {seed}: {config}',
-                  flush=True)
-            seconds = train(run_config(osp.join(REPO, config), work_dir,
-                                       seed, args.iters, args.data,
-                                       args.quick))
+            work_dir = osp.abspath(
+                osp.join(args.out, 'runs',
+                         osp.splitext(osp.basename(config))[0], f'seed{seed}'))
+            print(
+                f'[{done}/{total}] {name}, seed {seed}: {config}', flush=True)
+            seconds = train(
+                run_config(
+                    osp.join(REPO, config), work_dir, seed, args.iters,
+                    args.data, args.quick))
             domains = read_domains(work_dir, name, experiment.domains)
             if MAIN_DOMAIN not in domains:
                 raise SystemExit(f'{work_dir} has no {MAIN_DOMAIN} '
                                  'evaluation; check the config.')
-            print(f'[{done}/{total}] {name}, seed {seed}: {seconds:.0f} s, '
-                  f'{MAIN_DOMAIN} mIoU {domains[MAIN_DOMAIN].miou:.2f}',
-                  flush=True)
+            print(
+                f'[{done}/{total}] {name}, seed {seed}: {seconds:.0f} s, '
+                f'{MAIN_DOMAIN} mIoU {domains[MAIN_DOMAIN].miou:.2f}',
+                flush=True)
             results.setdefault(name, []).append(
-                dict(seed=seed, seconds=seconds, work_dir=work_dir,
-                     domains=domains))
+                dict(
+                    seed=seed,
+                    seconds=seconds,
+                    work_dir=work_dir,
+                    domains=domains))
     command = 'python tools/experiments/reproduce_table6.py ' + ' '.join(argv)
     text = report(experiment, results, args.out, args.data, args.iters,
-                  args.seeds, time.perf_counter() - start, command)
+                  args.seeds,
+                  time.perf_counter() - start, command)
     print('\n' + text)
     print(f'Table: {osp.join(args.out, "table.md")}\n'
           f'Chart: {osp.join(args.out, "per_class_iou.png")}')

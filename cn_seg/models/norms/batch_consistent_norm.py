@@ -8,8 +8,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
 from ..routing import DomainRoute, uniform_route
-from .backends import (BankState, compiled_domain_batch_norm,
-                       domain_batch_norm)
+from .backends import BankState, compiled_domain_batch_norm, domain_batch_norm
 from .backends.common import check_counts, per_channel
 from .consistent_norm import ConsistentNorm
 
@@ -76,11 +75,13 @@ class BatchConsistentNorm(ConsistentNorm, _BatchNorm):
     def state_for_pass(self) -> BankState:
         """The banks as the backends take them, for this forward pass."""
         return BankState(
-            weight=self.weight, bias=self.bias,
+            weight=self.weight,
+            bias=self.bias,
             running_mean=self.running_mean,
             running_var=self.running_var,
             num_batches_tracked=self.num_batches_tracked,
-            momentum=self.momentum, eps=self.eps,
+            momentum=self.momentum,
+            eps=self.eps,
             num_domains=self.num_domains,
             update_stats=self.training and self.track_running_stats)
 
@@ -95,19 +96,20 @@ class BatchConsistentNorm(ConsistentNorm, _BatchNorm):
             return compiled_domain_batch_norm(x, on.onehot, on.samples,
                                               self.state_for_pass())
         if self.training and (not sync or _world(self.process_group) == 1):
-            check_counts([n * per_channel(x) for n in
-                          route.sample_counts(self.num_domains)], x.shape)
+            check_counts([
+                n * per_channel(x)
+                for n in route.sample_counts(self.num_domains)
+            ], x.shape)
         return domain_batch_norm(x, route, self.state_for_pass(), sync,
                                  self.process_group, self.backend)
 
     def _one_bank(self, x: torch.Tensor, k: int) -> torch.Tensor:
         """Every sample in bank ``k``, with its running statistics."""
         return F.batch_norm(x, self.running_mean[k], self.running_var[k],
-                            _row(self.weight, k), _row(self.bias, k),
-                            False, 0.0, self.eps)
+                            _row(self.weight, k), _row(self.bias, k), False,
+                            0.0, self.eps)
 
-    def _per_sample(self, x: torch.Tensor,
-                    route: DomainRoute) -> torch.Tensor:
+    def _per_sample(self, x: torch.Tensor, route: DomainRoute) -> torch.Tensor:
         """Mixed banks with running statistics: a per-sample scale and shift
         applied in one fused ``addcmul`` pass."""
         idx = route.on(x.device).domain_idx

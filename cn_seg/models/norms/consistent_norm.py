@@ -137,8 +137,7 @@ class ConsistentNorm(DomainRouted, nn.Module):
         for name in ('weight', 'bias'):
             value = getattr(inner, name, None)
             param = None if value is None else nn.Parameter(
-                value.detach().unsqueeze(0).repeat(
-                    t, *([1] * value.dim())),
+                value.detach().unsqueeze(0).repeat(t, *([1] * value.dim())),
                 requires_grad=requires_grad and value.requires_grad)
             self.register_parameter(name, param)
         for name in ('running_mean', 'running_var', 'num_batches_tracked'):
@@ -160,17 +159,16 @@ class ConsistentNorm(DomainRouted, nn.Module):
                 f'input without domain routing. {ROUTING_HELP}')
         return self.eval_domain
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
-                              strict, missing_keys, unexpected_keys,
-                              error_msgs):
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
         # A plain norm's entry (no domain dimension) fills every bank.
         for name, tensor in list(self._parameters.items()) + list(
                 self._buffers.items()):
             value = state_dict.get(prefix + name)
             if tensor is not None and isinstance(value, torch.Tensor) and \
                     value.shape == tensor.shape[1:]:
-                state_dict[prefix + name] = value.unsqueeze(0).expand_as(
-                    tensor)
+                state_dict[prefix +
+                           name] = value.unsqueeze(0).expand_as(tensor)
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)

@@ -48,8 +48,8 @@ def plain_norm_class(norm_cfg: dict) -> type:
     return PLAIN_NORMS[kind]
 
 
-def build_plain_norm(norm_cfg: dict, num_features: Union[int, tuple]
-                     ) -> nn.Module:
+def build_plain_norm(norm_cfg: dict, num_features: Union[int,
+                                                         tuple]) -> nn.Module:
     """The layer ``norm_cfg`` describes, as mmcv's ``build_norm_layer`` makes.
 
     ``eps`` defaults to 1e-5, ``requires_grad`` (default True) applies to

@@ -60,8 +60,8 @@ class SharedStateConsistentNorm(DomainRouted, _BatchNorm):
         if not isinstance(num_domains, int) or num_domains < 1:
             raise ValueError('SharedStateConsistentNorm needs num_domains >= '
                              f'1, got {num_domains!r}.')
-        super().__init__(num_features, inner.eps, inner.momentum,
-                         inner.affine, inner.track_running_stats)
+        super().__init__(num_features, inner.eps, inner.momentum, inner.affine,
+                         inner.track_running_stats)
         self.load_state_dict(inner.state_dict())
         self.num_domains = num_domains
         self.norm_cfg = norm_cfg
@@ -102,9 +102,8 @@ class SharedStateConsistentNorm(DomainRouted, _BatchNorm):
         return out if perm.inv_perm is None else out.index_select(
             0, perm.inv_perm)
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
-                              strict, missing_keys, unexpected_keys,
-                              error_msgs):
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
         # Checkpoints of CN(share_state=True) stored each tensor as (1, C).
         for name in ('weight', 'bias', 'running_mean', 'running_var',
                      'num_batches_tracked'):

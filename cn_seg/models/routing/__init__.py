@@ -12,7 +12,7 @@ from .routing import (disable_domain_routing, domain_routing,
 
 __all__ = [
     'DomainRoute', 'RouteTensors', 'Segment', 'uniform_route', 'LossParts',
-    'ReportsLossParts',
-    'DomainRouted', 'domain_routing', 'enable_domain_routing',
-    'disable_domain_routing', 'install_route', 'restore_route'
+    'ReportsLossParts', 'DomainRouted', 'domain_routing',
+    'enable_domain_routing', 'disable_domain_routing', 'install_route',
+    'restore_route'
 ]

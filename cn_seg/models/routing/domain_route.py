@@ -62,7 +62,8 @@ class DomainRoute:
             integers.
     """
 
-    def __init__(self, domain_idx: DomainIdx,
+    def __init__(self,
+                 domain_idx: DomainIdx,
                  names: Optional[Sequence[str]] = None):
         #: tuple[int]: The bank of each sample, in batch order.
         self.domains: Tuple[int, ...] = _as_bank_indices(domain_idx)
@@ -77,8 +78,7 @@ class DomainRoute:
         #: tuple[Segment]: The domain-ordered batch as runs of one domain;
         #: their order is the order in which banks are updated.
         self.segments: Tuple[Segment, ...] = tuple(
-            runs if self.grouped else
-            _runs([self.domains[i] for i in order]))
+            runs if self.grouped else _runs([self.domains[i] for i in order]))
         self._on_device: Dict[torch.device, RouteTensors] = {}
         self._counts_on: Dict[Tuple[torch.device, int], torch.Tensor] = {}
 
@@ -100,7 +100,8 @@ class DomainRoute:
         key = (torch.device(device), num_domains)
         if key not in self._counts_on:
             self._counts_on[key] = torch.tensor(
-                self.sample_counts(num_domains), dtype=torch.long,
+                self.sample_counts(num_domains),
+                dtype=torch.long,
                 device=key[0])
         return self._counts_on[key]
 
@@ -156,7 +157,8 @@ class DomainRoute:
                 perm=None if order is None else tensor(order),
                 inv_perm=None if inv is None else tensor(inv),
                 onehot=torch.tensor([[float(d == k) for k in banks]
-                                     for d in self.domains], device=device),
+                                     for d in self.domains],
+                                    device=device),
                 samples=torch.tensor(
                     [float(self.domains.count(k)) for k in banks],
                     device=device))
@@ -198,10 +200,11 @@ def _as_bank_indices(domain_idx: DomainIdx) -> Tuple[int, ...]:
         values = tuple(int(v) for v in domain_idx.tolist())
     else:
         values = tuple(domain_idx)
-        bad = [v for v in values
-               if isinstance(v, bool) or not isinstance(v, int)
-               and not (isinstance(v, torch.Tensor) and v.numel() == 1
-                        and not v.dtype.is_floating_point)]
+        bad = [
+            v for v in values if isinstance(v, bool) or not isinstance(v, int)
+            and not (isinstance(v, torch.Tensor) and v.numel() == 1
+                     and not v.dtype.is_floating_point)
+        ]
         if bad:
             raise ValueError(
                 'domain_idx must hold integer bank indices, got '

@@ -40,8 +40,10 @@ class LossParts:
             dict: The same entries in the same order, with each recorded
             total replaced by ``<key>.<part>`` entries.
         """
-        pending = {name: list(reports)
-                   for name, reports in self._reports.items()}
+        pending = {
+            name: list(reports)
+            for name, reports in self._reports.items()
+        }
         out = {}
         for key, value in losses.items():
             reports = pending.get(key.rsplit('.', 1)[-1], [])

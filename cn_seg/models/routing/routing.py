@@ -97,8 +97,7 @@ class _DataSampleRouting:
         parts = LossParts() if kwargs.get('mode') == 'loss' else None
         reporters = [(m, m.set_loss_parts(parts)) for m in module.modules()
                      if isinstance(m, ReportsLossParts)]
-        self._pending.append((parts, reporters, install_route(module,
-                                                              route)))
+        self._pending.append((parts, reporters, install_route(module, route)))
         return None
 
     def after_forward(self, module, args, kwargs, output):
@@ -138,11 +137,12 @@ def enable_domain_routing(model: nn.Module) -> nn.Module:
     """
     if _HOOKS not in model.__dict__:
         hooks = _DataSampleRouting()
-        model.__dict__[_HOOKS] = (
-            model.register_forward_pre_hook(hooks.before_forward,
-                                            with_kwargs=True),
-            model.register_forward_hook(hooks.after_forward, with_kwargs=True,
-                                        always_call=True))
+        model.__dict__[_HOOKS] = (model.register_forward_pre_hook(
+            hooks.before_forward, with_kwargs=True),
+                                  model.register_forward_hook(
+                                      hooks.after_forward,
+                                      with_kwargs=True,
+                                      always_call=True))
     return model
 
 

@@ -7,7 +7,10 @@
 from mmengine.structures import BaseDataElement
 
 
-def tag_domain(results: dict, domain_idx: int, domain_name: str, where: str,
+def tag_domain(results: dict,
+               domain_idx: int,
+               domain_name: str,
+               where: str,
                unpacked: bool = False) -> dict:
     """Set ``domain_idx`` and ``domain_name`` of a sample.
 
@@ -32,8 +35,8 @@ def tag_domain(results: dict, domain_idx: int, domain_name: str, where: str,
     """
     samples = results.get('data_samples')
     if isinstance(samples, BaseDataElement):
-        samples.set_metainfo(dict(domain_idx=domain_idx,
-                                  domain_name=domain_name))
+        samples.set_metainfo(
+            dict(domain_idx=domain_idx, domain_name=domain_name))
     elif unpacked and 'data_samples' not in results:
         results.update(domain_idx=domain_idx, domain_name=domain_name)
     else:

@@ -7,14 +7,13 @@ from mmengine.dataset import BaseDataset, ConcatDataset
 from mmseg.registry import DATASETS
 
 from cn_seg.structures import default_domain_name
-
 from .domain_tags import tag_domain
 
 #: Attributes that must agree between domains, with the config key to change.
-_CHECKED_ATTRIBUTES = (('classes', 'metainfo.classes'),
-                       ('palette', 'metainfo.palette'),
-                       ('ignore_index', 'ignore_index'),
-                       ('reduce_zero_label', 'reduce_zero_label'),
+_CHECKED_ATTRIBUTES = (('classes', 'metainfo.classes'), ('palette',
+                                                         'metainfo.palette'),
+                       ('ignore_index', 'ignore_index'), ('reduce_zero_label',
+                                                          'reduce_zero_label'),
                        ('label_map', 'metainfo.classes'))
 
 
@@ -64,9 +63,8 @@ def _init_domain(dataset: BaseDataset, domain: str) -> None:
     except ValueError as error:
         # mmengine serializes the data list with np.concatenate, which
         # fails on an empty one; any other error is the dataset's own.
-        empty = isinstance(error, EmptyDatasetError) or (
-            getattr(dataset, 'data_list', None) == []
-            and 'concatenate' in str(error))
+        empty = isinstance(error, EmptyDatasetError) or (getattr(
+            dataset, 'data_list', None) == [] and 'concatenate' in str(error))
         if not empty:
             raise
         raise empty_dataset_error(dataset, domain) from error
@@ -127,8 +125,9 @@ class MultiDomainDataset(ConcatDataset):
         # Built without their data lists: ``full_init`` loads them and names
         # a domain that has no sample.
         built: List[BaseDataset] = [
-            DATASETS.build({**d, 'lazy_init': True})
-            if isinstance(d, dict) else d for d in datasets
+            DATASETS.build({
+                **d, 'lazy_init': True
+            }) if isinstance(d, dict) else d for d in datasets
         ]
         self.domain_names = self._check_names(built, domain_names)
         self.domain_indices = self._check_indices(built, domain_indices)
@@ -212,6 +211,9 @@ class MultiDomainDataset(ConcatDataset):
     def __getitem__(self, idx: int):
         data = super().__getitem__(idx)
         if isinstance(data, dict):  # a list: views TransformDomains tagged
-            tag_domain(data, **self._tags(self.domain_of(idx)),
-                       where='MultiDomainDataset', unpacked=True)
+            tag_domain(
+                data,
+                **self._tags(self.domain_of(idx)),
+                where='MultiDomainDataset',
+                unpacked=True)
         return data

@@ -9,13 +9,15 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
+from cn_seg.models import ConsistentNorm, fold_cn
 from ..engine.bank_coverage import untrained_bank_warning, untrained_banks
 from ..engine.load_model import build_model_to_load, load_checked_checkpoint
-from cn_seg.models import ConsistentNorm, fold_cn
 from .deploy_config import deploy_config
 
 
-def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
+def fold_checkpoint(config: str,
+                    checkpoint: str,
+                    out_dir: str,
                     domain: int = 0) -> Tuple[str, str]:
     """Write the plain model of CN bank ``domain``: config.py and model.pth.
 
@@ -52,9 +54,12 @@ def fold_checkpoint(config: str, checkpoint: str, out_dir: str,
     source = load_checked_checkpoint(model, checkpoint)
     untrained = untrained_banks(model).get(domain)
     if untrained:
-        print_log(untrained_bank_warning(
-            {domain: untrained}, 'the folded model normalizes with mean 0 '
-            'and variance 1'), logger='current', level=logging.WARNING)
+        print_log(
+            untrained_bank_warning({domain: untrained},
+                                   'the folded model normalizes with mean 0 '
+                                   'and variance 1'),
+            logger='current',
+            level=logging.WARNING)
     model = fold_cn(model, domain).eval()
 
     plain_cfg = deploy_config(cfg, domain)

@@ -18,7 +18,6 @@ from mmseg.registry import (DATA_SAMPLERS, DATASETS, HOOKS, METRICS, MODELS,
                             TRANSFORMS)
 
 from cn_seg.models import ConsistentNorm
-
 from ..datasets import MultiDomainDataset
 from ..datasets.transforms import SetDomain
 from ..models.losses import DomainWeightedLoss

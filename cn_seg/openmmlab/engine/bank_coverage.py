@@ -49,8 +49,9 @@ def untrained_banks(
             continue
         source, prefix = (module._buffers, '') if state_dict is None else (
             state_dict, f'{name}.' if name else '')
-        mean, var, count = (source.get(prefix + key) for key in (
-            'running_mean', 'running_var', 'num_batches_tracked'))
+        mean, var, count = (
+            source.get(prefix + key)
+            for key in ('running_mean', 'running_var', 'num_batches_tracked'))
         if mean is None or var is None or mean.dim() != 2 or \
                 var.shape != mean.shape:
             continue  # a plain checkpoint's (C,) state: it fills every bank

@@ -74,8 +74,8 @@ def explain_collective_timeout(cfg: Config) -> Iterator[None]:
     except RuntimeError as error:  # gloo and NCCL raise DistBackendError
         if not _is_collective_timeout(error):
             raise
-        raise CollectiveTimeoutError(_message(
-            error, timeout and timeout.total_seconds())) from error
+        raise CollectiveTimeoutError(
+            _message(error, timeout and timeout.total_seconds())) from error
 
 
 def _is_collective_timeout(error: RuntimeError) -> bool:

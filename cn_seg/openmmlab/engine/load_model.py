@@ -55,7 +55,9 @@ def load_checked_checkpoint(model: nn.Module, filename: str) -> dict:
                                             _load_checkpoint_to_model)
     install_safe_loading()
     checkpoint = _load_checkpoint(filename, map_location='cpu')
-    check_model_state(model, checkpoint_state_dict(checkpoint),
-                      source=f'Checkpoint {filename}')
+    check_model_state(
+        model,
+        checkpoint_state_dict(checkpoint),
+        source=f'Checkpoint {filename}')
     _load_checkpoint_to_model(model, checkpoint)
     return checkpoint

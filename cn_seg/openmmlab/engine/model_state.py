@@ -68,7 +68,8 @@ def _examples(lines: List[str]) -> str:
     return f'\n    {shown}{more}'
 
 
-def check_model_state(model: nn.Module, state_dict: Dict[str, torch.Tensor],
+def check_model_state(model: nn.Module,
+                      state_dict: Dict[str, torch.Tensor],
                       source: str = 'The checkpoint') -> None:
     """Raise unless ``state_dict`` fills every weight of ``model``.
 

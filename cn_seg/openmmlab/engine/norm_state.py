@@ -33,32 +33,31 @@ _EXAMPLES = 5
 
 # What each kind of mismatch means, and what to change.
 _FIXES = {
-    'missing': (
-        'missing from the checkpoint: it is not a checkpoint of this model. '
-        'load_from, --resume and tools/test.py need a checkpoint of the '
-        'whole segmentor; a backbone checkpoint (e.g. ImageNet weights) goes '
-        "to model.backbone.init_cfg=dict(type='Pretrained', checkpoint=...) "
-        'or model.pretrained instead'),
-    'banks': (
-        'the checkpoint has another number of CN banks than the config: set '
-        "num_domains in the config's CN norm_cfg to the checkpoint's (the "
-        'domains it was trained with), or use the config it was trained '
-        'with'),
-    'cn_into_plain': (
-        'the checkpoint holds CN banks but the config builds plain norm '
-        'layers: use the CN config it was trained with, or fold one bank '
-        'into a plain BN model with tools/cn2bn.py CONFIG CHECKPOINT OUT_DIR '
-        '--domain K'),
-    'plain_on_resume': (
-        '--resume continues a run from its own checkpoint, optimizer state '
-        'included, but this checkpoint holds plain (one-bank) norm state for '
-        'CN layers: to start a CN training from BN weights, set '
-        'load_from=CHECKPOINT without --resume (tools/train.py CONFIG '
-        '--cfg-options load_from=CHECKPOINT); the plain state then fills '
-        'every bank'),
-    'shape': (
-        'the shapes differ (another width or depth): use the config the '
-        'checkpoint was trained with'),
+    'missing':
+    ('missing from the checkpoint: it is not a checkpoint of this model. '
+     'load_from, --resume and tools/test.py need a checkpoint of the '
+     'whole segmentor; a backbone checkpoint (e.g. ImageNet weights) goes '
+     "to model.backbone.init_cfg=dict(type='Pretrained', checkpoint=...) "
+     'or model.pretrained instead'),
+    'banks':
+    ('the checkpoint has another number of CN banks than the config: set '
+     "num_domains in the config's CN norm_cfg to the checkpoint's (the "
+     'domains it was trained with), or use the config it was trained '
+     'with'),
+    'cn_into_plain':
+    ('the checkpoint holds CN banks but the config builds plain norm '
+     'layers: use the CN config it was trained with, or fold one bank '
+     'into a plain BN model with tools/cn2bn.py CONFIG CHECKPOINT OUT_DIR '
+     '--domain K'),
+    'plain_on_resume':
+    ('--resume continues a run from its own checkpoint, optimizer state '
+     'included, but this checkpoint holds plain (one-bank) norm state for '
+     'CN layers: to start a CN training from BN weights, set '
+     'load_from=CHECKPOINT without --resume (tools/train.py CONFIG '
+     '--cfg-options load_from=CHECKPOINT); the plain state then fills '
+     'every bank'),
+    'shape': ('the shapes differ (another width or depth): use the config the '
+              'checkpoint was trained with'),
 }
 
 
@@ -76,8 +75,9 @@ def checkpoint_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
 def _norm_tensors(
         model: nn.Module) -> Iterator[Tuple[str, str, torch.Tensor, bool]]:
     """``(layer, key, tensor, in_cn)`` of every norm layer's state."""
-    cn_layers = [n for n, m in model.named_modules()
-                 if isinstance(m, ConsistentNorm)]
+    cn_layers = [
+        n for n, m in model.named_modules() if isinstance(m, ConsistentNorm)
+    ]
     for name, module in model.named_modules():
         if not isinstance(module, _NORM_TYPES):
             continue
@@ -149,7 +149,8 @@ def norm_state_mismatches(model: nn.Module,
     return {kind: list(layers.values()) for kind, layers in found.items()}
 
 
-def check_norm_state(model: nn.Module, state_dict: Dict[str, torch.Tensor],
+def check_norm_state(model: nn.Module,
+                     state_dict: Dict[str, torch.Tensor],
                      source: str = 'the checkpoint',
                      resume: bool = False) -> None:
     """Raise unless every norm layer of ``model`` loads from ``state_dict``.
@@ -181,4 +182,3 @@ def check_norm_state(model: nn.Module, state_dict: Dict[str, torch.Tensor],
         'from the config; loading it would leave them at their initial state '
         '(weight 1, bias 0, mean 0, var 1) and give a wrong model.\n' +
         '\n'.join(parts))
-

@@ -18,8 +18,10 @@ def get_random_state() -> Dict[str, object]:
         device's generator). Everything in it loads with
         ``torch.load(weights_only=True)``.
     """
-    state = dict(python=random.getstate(), numpy=np.random.get_state(),
-                 torch=torch.get_rng_state())
+    state = dict(
+        python=random.getstate(),
+        numpy=np.random.get_state(),
+        torch=torch.get_rng_state())
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state['cuda'] = torch.cuda.get_rng_state()
     return state

@@ -20,6 +20,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from .safe_schemes import install_safe_loading
 
+
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """Add the flags every cn_seg run tool takes to ``parser``.
 
@@ -27,7 +28,8 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
         parser (argparse.ArgumentParser): The tool's parser.
     """
     parser.add_argument(
-        '--work-dir', help='the dir to save logs, checkpoints and metrics '
+        '--work-dir',
+        help='the dir to save logs, checkpoints and metrics '
         '(default: ./work_dirs/<config name>)')
     parser.add_argument(
         '--cfg-options',
@@ -106,8 +108,10 @@ def enable_amp(cfg: Config) -> None:
     """
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper == 'AmpOptimWrapper':
-        print_log('AMP training is already enabled in your config.',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            'AMP training is already enabled in your config.',
+            logger='current',
+            level=logging.WARNING)
         return
     if wrapper != 'OptimWrapper':
         raise ValueError(
@@ -133,8 +137,9 @@ def dist_timeout(cfg: Config) -> Optional[datetime.timedelta]:
     timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout')
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(
-            timeout, (int, float)) or timeout <= 0:
+    if isinstance(timeout,
+                  bool) or not isinstance(timeout,
+                                          (int, float)) or timeout <= 0:
         raise ValueError(
             'env_cfg.dist_cfg.timeout is the time in seconds a collective '
             'may wait for the other processes before it fails; got '
@@ -161,13 +166,14 @@ def setup_cpu_distributed(cfg: Config) -> None:
     if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
         return
     if not dist.is_initialized():
-        backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get(
-            'backend', 'gloo')
+        backend = cfg.get('env_cfg', {}).get('dist_cfg',
+                                             {}).get('backend', 'gloo')
         if backend != 'gloo':
             print_log(
                 f'env_cfg.dist_cfg.backend={backend} needs CUDA; this '
                 'machine has none, so the processes use gloo.',
-                logger='current', level=logging.WARNING)
+                logger='current',
+                level=logging.WARNING)
         timeout = dist_timeout(cfg)
         if timeout is None:
             dist.init_process_group('gloo')
@@ -189,8 +195,7 @@ def add_checkpoint_check(cfg: Config) -> None:
         cfg (Config): The run config, changed in place.
     """
     hooks = list(cfg.get('custom_hooks', None) or [])
-    listed = {getattr(h.get('type'), '__name__', h.get('type'))
-              for h in hooks}
+    listed = {getattr(h.get('type'), '__name__', h.get('type')) for h in hooks}
     if 'NormStateCheckHook' not in listed:
         hooks.append(dict(type='NormStateCheckHook'))
     cfg.custom_hooks = hooks
@@ -216,8 +221,8 @@ def use_checkpoint_seed(cfg: Config) -> None:
     if path is None:
         return
     install_safe_loading()  # a scheme registered since is guarded too
-    seed = _load_checkpoint(path, map_location='cpu').get('meta',
-                                                          {}).get('seed')
+    seed = _load_checkpoint(
+        path, map_location='cpu').get('meta', {}).get('seed')
     randomness = dict(cfg.get('randomness', None) or {})
     if seed is None or randomness.get('seed') == seed:
         return

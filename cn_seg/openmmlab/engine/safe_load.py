@@ -42,9 +42,9 @@ MIN_TORCH = (2, 6)
 _NUMPY_CORE_NAMES = ('numpy.core', 'numpy._core')
 
 # Numeric dtypes only: an object dtype would reach arbitrary pickled objects.
-_NUMERIC_DTYPES = (np.bool_, np.int8, np.int16, np.int32, np.int64,
-                   np.uint8, np.uint16, np.uint32, np.uint64, np.float16,
-                   np.float32, np.float64)
+_NUMERIC_DTYPES = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                   np.uint16, np.uint32, np.uint64, np.float16, np.float32,
+                   np.float64)
 
 # The methods ``HistoryBuffer._set_default_statistics`` registers.
 _HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
@@ -130,13 +130,15 @@ def checkpoint_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
         list: Classes and functions, some paired with the full name under
         which they appear in a pickle.
     """
-    safe = [HistoryBuffer, np.ndarray, np.dtype,
-            (_history_buffer_statistic, 'builtins.getattr')]
+    safe = [
+        HistoryBuffer, np.ndarray, np.dtype,
+        (_history_buffer_statistic, 'builtins.getattr')
+    ]
     safe += [type(np.dtype(t)) for t in _NUMERIC_DTYPES]
     multiarray = _multiarray()
     for core in _NUMPY_CORE_NAMES:
-        safe.append((multiarray._reconstruct,
-                     f'{core}.multiarray._reconstruct'))
+        safe.append(
+            (multiarray._reconstruct, f'{core}.multiarray._reconstruct'))
         safe.append((multiarray.scalar, f'{core}.multiarray.scalar'))
     return safe
 

@@ -13,5 +13,5 @@ from cn_seg.models.norms import ConsistentNorm, SharedStateConsistentNorm
 
 MODELS.register_module('CN', module=ConsistentNorm)
 MODELS.register_module('ConsistentNorm', module=ConsistentNorm)
-MODELS.register_module('SharedStateConsistentNorm',
-                       module=SharedStateConsistentNorm)
+MODELS.register_module(
+    'SharedStateConsistentNorm', module=SharedStateConsistentNorm)

@@ -28,8 +28,8 @@ gta5_train_pipeline = [
 train_dataloader = dict(
     batch_size=2,
     sampler=dict(
-        _delete_=True, type='DomainBalancedSampler',
-        samples_per_domain=[1, 1]),
+        _delete_=True, type='DomainBalancedSampler', samples_per_domain=[1,
+                                                                         1]),
     batch_sampler=dict(type='DomainBalancedBatchSampler'),
     dataset=dict(
         _delete_=True,

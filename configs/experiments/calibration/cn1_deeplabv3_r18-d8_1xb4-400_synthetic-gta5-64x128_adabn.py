@@ -6,8 +6,7 @@
 # adapted model on both val sets.
 _base_ = ['./deeplabv3_r18-d8_1xb4-400_synthetic-gta5-64x128.py']
 norm_cfg = dict(
-    type='CN', num_domains=1, norm_cfg=dict(type='SyncBN'),
-    requires_grad=True)
+    type='CN', num_domains=1, norm_cfg=dict(type='SyncBN'), requires_grad=True)
 model = dict(
     backbone=dict(norm_cfg=norm_cfg),
     decode_head=dict(norm_cfg=norm_cfg),

@@ -6,8 +6,7 @@
 # domain's unlabeled training frames), and on the rendered val set with bank 1.
 _base_ = ['./deeplabv3_r18-d8_1xb4-400_synthetic-gta5-64x128.py']
 norm_cfg = dict(
-    type='CN', num_domains=2, norm_cfg=dict(type='SyncBN'),
-    requires_grad=True)
+    type='CN', num_domains=2, norm_cfg=dict(type='SyncBN'), requires_grad=True)
 model = dict(
     backbone=dict(norm_cfg=norm_cfg),
     decode_head=dict(norm_cfg=norm_cfg),

@@ -15,9 +15,13 @@ def test_blur_matches_scipy_and_keeps_the_label(sigma):
     # Same kernel radius ceil(3 sigma) and mirrored borders as OpenCV's.
     radius = int(np.ceil(3 * sigma))
     expected = np.stack([
-        gaussian_filter(img[..., c].astype(float), sigma, mode='mirror',
-                        truncate=radius / sigma) for c in range(3)
-    ], axis=2)
+        gaussian_filter(
+            img[..., c].astype(float),
+            sigma,
+            mode='mirror',
+            truncate=radius / sigma) for c in range(3)
+    ],
+                        axis=2)
     assert out['img'].dtype == np.uint8
     # OpenCV blurs 8-bit images with fixed-point kernels: rounding only.
     error = np.abs(out['img'].astype(float) - expected)
@@ -26,16 +30,18 @@ def test_blur_matches_scipy_and_keeps_the_label(sigma):
 
 
 def test_sigma_range_and_probability():
-    img = np.random.default_rng(1).integers(0, 256, (16, 16, 3)).astype(
-        np.uint8)
-    never = TRANSFORMS.build(dict(type='GaussianBlur', sigma=(0.5, 2.0),
-                                  prob=0.0))
+    img = np.random.default_rng(1).integers(0, 256,
+                                            (16, 16, 3)).astype(np.uint8)
+    never = TRANSFORMS.build(
+        dict(type='GaussianBlur', sigma=(0.5, 2.0), prob=0.0))
     np.testing.assert_array_equal(never(dict(img=img.copy()))['img'], img)
     assert 'sigma_range=(0.5, 2.0)' in repr(never)
 
 
-@pytest.mark.parametrize('kwargs', [dict(sigma=0), dict(sigma=(2.0, 1.0)),
-                                    dict(prob=1.5)])
+@pytest.mark.parametrize(
+    'kwargs',
+    [dict(sigma=0), dict(sigma=(2.0, 1.0)),
+     dict(prob=1.5)])
 def test_bad_arguments_are_explained(kwargs):
     with pytest.raises(ValueError, match='GaussianBlur'):
         TRANSFORMS.build(dict(type='GaussianBlur', **kwargs))

@@ -14,34 +14,39 @@ def _write_frames(root):
     (root / 'ann').mkdir()
     rng = np.random.default_rng(0)
     for i in range(NUM_FRAMES):
-        Image.fromarray(rng.integers(0, 256, (H, W, 3)).astype(
-            np.uint8)).save(root / 'img' / f'{i}.png')
-        Image.fromarray(rng.integers(0, 19, (H, W)).astype(
-            np.uint8)).save(root / 'ann' / f'{i}.png')
+        Image.fromarray(rng.integers(0, 256, (H, W, 3)).astype(np.uint8)).save(
+            root / 'img' / f'{i}.png')
+        Image.fromarray(rng.integers(0, 19, (H, W)).astype(np.uint8)).save(
+            root / 'ann' / f'{i}.png')
 
 
 def _dataloader(root, batch_size):
-    views = [[dict(type='Resize', scale_factor=0.5, keep_ratio=True),
-              dict(type='Pad', size=(W, H))],
-             [dict(type='GaussianBlur', sigma=1.0)]]
-    return Runner.build_dataloader(dict(
-        batch_size=batch_size,
-        num_workers=1,
-        sampler=dict(type='DefaultSampler', shuffle=True),
-        collate_fn=dict(type='multi_view_collate'),
-        dataset=dict(
-            type='BaseSegDataset',
-            data_root=str(root),
-            data_prefix=dict(img_path='img', seg_map_path='ann'),
-            img_suffix='.png',
-            seg_map_suffix='.png',
-            metainfo=dict(classes=[str(c) for c in range(19)]),
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='LoadAnnotations'),
-                dict(type='TransformDomains', views=views,
-                     domain_names=['full', 'half', 'blur'])
-            ])), seed=0)
+    views = [[
+        dict(type='Resize', scale_factor=0.5, keep_ratio=True),
+        dict(type='Pad', size=(W, H))
+    ], [dict(type='GaussianBlur', sigma=1.0)]]
+    return Runner.build_dataloader(
+        dict(
+            batch_size=batch_size,
+            num_workers=1,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=dict(type='multi_view_collate'),
+            dataset=dict(
+                type='BaseSegDataset',
+                data_root=str(root),
+                data_prefix=dict(img_path='img', seg_map_path='ann'),
+                img_suffix='.png',
+                seg_map_suffix='.png',
+                metainfo=dict(classes=[str(c) for c in range(19)]),
+                pipeline=[
+                    dict(type='LoadImageFromFile'),
+                    dict(type='LoadAnnotations'),
+                    dict(
+                        type='TransformDomains',
+                        views=views,
+                        domain_names=['full', 'half', 'blur'])
+                ])),
+        seed=0)
 
 
 def test_views_of_a_sample_are_adjacent_in_one_batch(tmp_path):

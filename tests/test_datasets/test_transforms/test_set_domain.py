@@ -14,36 +14,51 @@ from cn_seg import enable_domain_routing, fold_cn
 
 
 def _pipeline(domain_idx, **kwargs):
-    return Compose([TRANSFORMS.build(t) for t in [
-        dict(type='LoadImageFromFile'),
-        dict(type='Resize', scale=(32, 16), keep_ratio=True),
-        dict(type='LoadAnnotations'),
-        dict(type='PackSegInputs'),
-        dict(type='SetDomain', domain_idx=domain_idx, **kwargs)
-    ]])
+    return Compose([
+        TRANSFORMS.build(t) for t in [
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(32, 16), keep_ratio=True),
+            dict(type='LoadAnnotations'),
+            dict(type='PackSegInputs'),
+            dict(type='SetDomain', domain_idx=domain_idx, **kwargs)
+        ]
+    ])
 
 
 def _frame(tmp_path):
     rng = np.random.default_rng(0)
     img, seg = tmp_path / 'img.png', tmp_path / 'seg.png'
-    Image.fromarray(rng.integers(0, 256, (32, 64, 3)).astype(
-        np.uint8)).save(img)
+    Image.fromarray(rng.integers(0, 256,
+                                 (32, 64, 3)).astype(np.uint8)).save(img)
     Image.fromarray(rng.integers(0, 4, (32, 64)).astype(np.uint8)).save(seg)
-    return dict(img_path=str(img), seg_map_path=str(seg),
-                reduce_zero_label=False, seg_fields=[])
+    return dict(
+        img_path=str(img),
+        seg_map_path=str(seg),
+        reduce_zero_label=False,
+        seg_fields=[])
 
 
 def _cn_model():
     norm = dict(type='CN', num_domains=2, norm_cfg=dict(type='BN'))
-    model = MODELS.build(ConfigDict(
-        type='EncoderDecoder',
-        data_preprocessor=dict(type='SegDataPreProcessor'),
-        backbone=dict(type='ResNetV1c', depth=18, base_channels=8,
-                      stem_channels=8, norm_cfg=norm),
-        decode_head=dict(type='FCNHead', in_channels=64, in_index=3,
-                         channels=8, num_convs=1, num_classes=4,
-                         norm_cfg=norm),
-        test_cfg=dict(mode='whole')))
+    model = MODELS.build(
+        ConfigDict(
+            type='EncoderDecoder',
+            data_preprocessor=dict(type='SegDataPreProcessor'),
+            backbone=dict(
+                type='ResNetV1c',
+                depth=18,
+                base_channels=8,
+                stem_channels=8,
+                norm_cfg=norm),
+            decode_head=dict(
+                type='FCNHead',
+                in_channels=64,
+                in_index=3,
+                channels=8,
+                num_convs=1,
+                num_classes=4,
+                norm_cfg=norm),
+            test_cfg=dict(mode='whole')))
     torch.manual_seed(0)
     for module in model.modules():  # banks with different statistics
         if hasattr(module, 'running_var') and module.running_var is not None:

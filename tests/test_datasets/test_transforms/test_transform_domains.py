@@ -3,12 +3,13 @@ import numpy as np
 import pytest
 from mmseg.registry import TRANSFORMS
 
-
 H, W, BLOCK = 64, 128, 16
 NAMES = ['identity', 'half', 'blur', 'crop', 'flip']
 VIEWS = [
-    [dict(type='Resize', scale_factor=0.5, keep_ratio=True),
-     dict(type='Pad', size=(W, H))],  # (w, h): the paper's rescale and pad
+    [
+        dict(type='Resize', scale_factor=0.5, keep_ratio=True),
+        dict(type='Pad', size=(W, H))
+    ],  # (w, h): the paper's rescale and pad
     [dict(type='GaussianBlur', sigma=1.0)],
     [dict(type='RandomCrop', crop_size=(32, 48))],
     [dict(type='RandomFlip', prob=1.0, direction='horizontal')],
@@ -29,9 +30,15 @@ def _sample(seed=0):
     y, x = np.mgrid[:H, :W]
     position = ((7 * x + 13 * y) % 251).astype(np.uint8)
     img = np.concatenate([_colours()[label], position[..., None]], axis=2)
-    return dict(img=img, gt_seg_map=label, seg_fields=['gt_seg_map'],
-                img_shape=(H, W), ori_shape=(H, W), img_path='frame.png',
-                seg_map_path='frame_label.png', reduce_zero_label=False)
+    return dict(
+        img=img,
+        gt_seg_map=label,
+        seg_fields=['gt_seg_map'],
+        img_shape=(H, W),
+        ori_shape=(H, W),
+        img_path='frame.png',
+        seg_map_path='frame_label.png',
+        reduce_zero_label=False)
 
 
 def _arrays(view):
@@ -66,8 +73,8 @@ def test_views_are_aligned_and_tagged():
     transform = TRANSFORMS.build(
         dict(type='TransformDomains', views=VIEWS, domain_names=NAMES))
     sample = _sample()
-    original_img, original_label = sample['img'].copy(), sample[
-        'gt_seg_map'].copy()
+    original_img, original_label = sample['img'].copy(
+    ), sample['gt_seg_map'].copy()
     views = transform(sample)
     assert len(views) == len(NAMES) == transform.num_domains
     for k, view in enumerate(views):
@@ -94,17 +101,20 @@ def test_views_are_aligned_and_tagged():
     crop_img, crop_label = arrays[3]
     assert crop_img.shape[:2] == crop_label.shape == (32, 48)
     (y, x), = _find(crop_img, original_img)
-    np.testing.assert_array_equal(crop_label,
-                                  original_label[y:y + 32, x:x + 48])
+    np.testing.assert_array_equal(crop_label, original_label[y:y + 32,
+                                                             x:x + 48])
     np.testing.assert_array_equal(arrays[4][1], original_label[:, ::-1])
     for k in (0, 1, 3, 4):
         _check_label_matches_image(*arrays[k])
 
 
 def test_default_names_and_custom_pack():
-    transform = TRANSFORMS.build(dict(
-        type='TransformDomains', views=VIEWS[1:2],
-        pack=dict(type='PackSegInputs', meta_keys=('img_path', 'img_shape'))))
+    transform = TRANSFORMS.build(
+        dict(
+            type='TransformDomains',
+            views=VIEWS[1:2],
+            pack=dict(
+                type='PackSegInputs', meta_keys=('img_path', 'img_shape'))))
     views = transform(_sample())
     assert [v['data_samples'].metainfo['domain_name'] for v in views] == \
         ['view0', 'view1']
@@ -124,8 +134,10 @@ def test_bad_arguments_are_explained(kwargs, message):
 
 
 def test_an_unpacked_view_is_refused():
-    transform = TRANSFORMS.build(dict(
-        type='TransformDomains', views=VIEWS[1:2],
-        pack=dict(type='GaussianBlur')))
+    transform = TRANSFORMS.build(
+        dict(
+            type='TransformDomains',
+            views=VIEWS[1:2],
+            pack=dict(type='GaussianBlur')))
     with pytest.raises(ValueError, match='PackSegInputs'):
         transform(_sample())

@@ -19,6 +19,6 @@ from .sync import sync_world
 
 __all__ = [
     'BankState', 'DomainBatchNormBackend', 'domain_batch_norm', 'BACKENDS',
-    'ENV', 'backend_choice', 'select_backend', 'sync_world',
-    'why_unavailable', 'compiled_domain_batch_norm'
+    'ENV', 'backend_choice', 'select_backend', 'sync_world', 'why_unavailable',
+    'compiled_domain_batch_norm'
 ]

@@ -13,8 +13,8 @@ import torch
 from ...routing import DomainRoute
 from .bank_state import BankState
 from .base import DomainBatchNormBackend
-from .common import (Moments, acc_dtype, grad_input_coefficients,
-                     per_channel, update_running_stats)
+from .common import (Moments, acc_dtype, grad_input_coefficients, per_channel,
+                     update_running_stats)
 
 _native_bn = torch.ops.aten.native_batch_norm
 _native_bn_backward = torch.ops.aten.native_batch_norm_backward
@@ -50,8 +50,7 @@ class AtenBackend(DomainBatchNormBackend):
     name = 'aten'
     any_order = False
 
-    def unsupported(self, x: torch.Tensor,
-                    state: BankState) -> Optional[str]:
+    def unsupported(self, x: torch.Tensor, state: BankState) -> Optional[str]:
         if not x.dtype.is_floating_point:
             return f'{x.dtype} input (batch norm needs floating point)'
         return None
@@ -60,9 +59,9 @@ class AtenBackend(DomainBatchNormBackend):
         samples = route.sample_counts_on(x.device, num_domains)
         return samples.to(acc_dtype(x.dtype)) * per_channel(x)
 
-    def forward(self, x: torch.Tensor, route: DomainRoute,
-                state: BankState) -> Tuple[torch.Tensor, Moments,
-                                           torch.Tensor]:
+    def forward(
+            self, x: torch.Tensor, route: DomainRoute,
+            state: BankState) -> Tuple[torch.Tensor, Moments, torch.Tensor]:
         if x.device.type == 'cpu' and acc_dtype(x.dtype) != x.dtype:
             # ATen's CPU kernel takes half inputs only with half statistics.
             return super().forward(x, route, state)
@@ -71,19 +70,26 @@ class AtenBackend(DomainBatchNormBackend):
             state.bias, state.eps
         x = x.contiguous()
         out = torch.empty_like(x)
-        mean = x.new_zeros(num_domains, x.shape[1],
-                           dtype=acc_dtype(x.dtype))
+        mean = x.new_zeros(num_domains, x.shape[1], dtype=acc_dtype(x.dtype))
         invstd = torch.full_like(mean, eps**-0.5)
         for k, start, end in route.segments:
             if end > start and per_channel(x):
-                _native_bn.out(x[start:end], _row(weight, k), _row(bias, k),
-                               None, None, True, 0.0, eps,
-                               out=out[start:end], save_mean=mean[k],
-                               save_invstd=invstd[k])
+                _native_bn.out(
+                    x[start:end],
+                    _row(weight, k),
+                    _row(bias, k),
+                    None,
+                    None,
+                    True,
+                    0.0,
+                    eps,
+                    out=out[start:end],
+                    save_mean=mean[k],
+                    save_invstd=invstd[k])
         var = (invstd.pow(-2) - eps).clamp_(min=0)
         moments = Moments(self._counts(x, route, num_domains), mean, var)
-        update_running_stats(
-            state, moments, route.sample_counts_on(x.device, num_domains))
+        update_running_stats(state, moments,
+                             route.sample_counts_on(x.device, num_domains))
         return out, moments, invstd
 
     def moments(self, x: torch.Tensor, route: DomainRoute,
@@ -103,9 +109,8 @@ class AtenBackend(DomainBatchNormBackend):
         return Moments(self._counts(x, route, num_domains), mean, var)
 
     def normalize(self, x: torch.Tensor, route: DomainRoute,
-                  weight: Optional[torch.Tensor],
-                  bias: Optional[torch.Tensor], mean: torch.Tensor,
-                  invstd: torch.Tensor) -> torch.Tensor:
+                  weight: Optional[torch.Tensor], bias: Optional[torch.Tensor],
+                  mean: torch.Tensor, invstd: torch.Tensor) -> torch.Tensor:
         x = x.contiguous()
         scale = invstd if weight is None else invstd * weight
         shift = -mean * scale if bias is None else bias - mean * scale

@@ -30,8 +30,7 @@ class DomainBatchNormBackend(abc.ABC):
     any_order = True
 
     @abc.abstractmethod
-    def unsupported(self, x: torch.Tensor,
-                    state: BankState) -> Optional[str]:
+    def unsupported(self, x: torch.Tensor, state: BankState) -> Optional[str]:
         """Why this backend cannot take ``x``, or None if it can."""
 
     @abc.abstractmethod
@@ -41,9 +40,8 @@ class DomainBatchNormBackend(abc.ABC):
 
     @abc.abstractmethod
     def normalize(self, x: torch.Tensor, route: DomainRoute,
-                  weight: Optional[torch.Tensor],
-                  bias: Optional[torch.Tensor], mean: torch.Tensor,
-                  invstd: torch.Tensor) -> torch.Tensor:
+                  weight: Optional[torch.Tensor], bias: Optional[torch.Tensor],
+                  mean: torch.Tensor, invstd: torch.Tensor) -> torch.Tensor:
         """``(x - mean[k]) * invstd[k] * weight[k] + bias[k]`` per sample."""
 
     @abc.abstractmethod
@@ -59,24 +57,24 @@ class DomainBatchNormBackend(abc.ABC):
                    sums: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
         """The input gradient from the (possibly all-reduced) sums."""
 
-    def forward(self, x: torch.Tensor, route: DomainRoute,
-                state: BankState) -> Tuple[torch.Tensor, Moments,
-                                           torch.Tensor]:
+    def forward(
+            self, x: torch.Tensor, route: DomainRoute,
+            state: BankState) -> Tuple[torch.Tensor, Moments, torch.Tensor]:
         """A local (unsynchronized) training pass: ``(out, moments,
         invstd)``; updates the present banks' running statistics."""
         moments = self.moments(x, route, state.num_domains)
         update_running_stats(
-            state, moments,
-            route.sample_counts_on(x.device, state.num_domains))
+            state, moments, route.sample_counts_on(x.device,
+                                                   state.num_domains))
         invstd = moments.invstd(state.eps)
-        out = self.normalize(x, route, state.weight, state.bias,
-                             moments.mean, invstd)
+        out = self.normalize(x, route, state.weight, state.bias, moments.mean,
+                             invstd)
         return out, moments, invstd
 
     def backward(self, grad_out: torch.Tensor, x: torch.Tensor,
                  route: DomainRoute, weight: Optional[torch.Tensor],
-                 mean: torch.Tensor, invstd: torch.Tensor,
-                 count: torch.Tensor, needs: Tuple[bool, bool, bool]):
+                 mean: torch.Tensor, invstd: torch.Tensor, count: torch.Tensor,
+                 needs: Tuple[bool, bool, bool]):
         """``(grad_input, grad_weight, grad_bias)`` of a local pass, each
         None unless ``needs`` says so."""
         sums = self.grad_sums(grad_out, x, route, mean, invstd)

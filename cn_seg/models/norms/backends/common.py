@@ -75,8 +75,8 @@ def update_running_stats(state: BankState, moments: Moments,
     else:
         factor = torch.full_like(count, state.momentum)
     factor = torch.where(count > 0, factor, 0.0)[:, None]
-    for buf, new in ((state.running_mean, moments.mean),
-                     (state.running_var, unbiased)):
+    for buf, new in ((state.running_mean, moments.mean), (state.running_var,
+                                                          unbiased)):
         buf.lerp_(new.to(buf.dtype), factor.to(buf.dtype))
 
 

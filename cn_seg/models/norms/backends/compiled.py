@@ -51,8 +51,8 @@ def compiled_domain_batch_norm(x: torch.Tensor, onehot: torch.Tensor,
     xa = x if x.dtype == acc else x.to(acc)
     missing = state.num_domains - onehot.shape[1]
     if missing:
-        onehot, samples = F.pad(onehot, (0, missing)), F.pad(samples,
-                                                             (0, missing))
+        onehot, samples = F.pad(onehot,
+                                (0, missing)), F.pad(samples, (0, missing))
     onehot, samples = onehot.to(acc), samples.to(acc)
     if dims:
         var_i, mean_i = torch.var_mean(xa, dim=dims, correction=0)

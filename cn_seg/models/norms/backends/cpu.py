@@ -23,8 +23,7 @@ class CPUBackend(DomainBatchNormBackend):
     name = 'cpu'
     any_order = True
 
-    def unsupported(self, x: torch.Tensor,
-                    state: BankState) -> Optional[str]:
+    def unsupported(self, x: torch.Tensor, state: BankState) -> Optional[str]:
         if not cpu_ops.available:
             return ('cn_seg._C was not built (install cn_seg with `pip '
                     'install --no-build-isolation -e .` with torch installed '
@@ -44,9 +43,9 @@ class CPUBackend(DomainBatchNormBackend):
         samples = route.sample_counts_on(x.device, num_domains)
         return samples.to(x.dtype) * per_channel(x)
 
-    def forward(self, x: torch.Tensor, route: DomainRoute,
-                state: BankState) -> Tuple[torch.Tensor, Moments,
-                                           torch.Tensor]:
+    def forward(
+            self, x: torch.Tensor, route: DomainRoute,
+            state: BankState) -> Tuple[torch.Tensor, Moments, torch.Tensor]:
         t = state.num_domains
         out, mean, var, invstd = cpu_ops.domain_bn_forward(
             x.contiguous(), self._domain(route), t, dense(state.weight),
@@ -56,33 +55,31 @@ class CPUBackend(DomainBatchNormBackend):
                              route.sample_counts_on(x.device, t))
         return out, moments, invstd
 
-    def backward(self, grad_out, x, route, weight, mean, invstd, count,
-                 needs):
-        grad_x, sums = cpu_ops.domain_bn_backward(
-            grad_out.contiguous(), x.contiguous(), self._domain(route),
-            dense(weight), mean, invstd, needs[0])
+    def backward(self, grad_out, x, route, weight, mean, invstd, count, needs):
+        grad_x, sums = cpu_ops.domain_bn_backward(grad_out.contiguous(),
+                                                  x.contiguous(),
+                                                  self._domain(route),
+                                                  dense(weight), mean, invstd,
+                                                  needs[0])
         grad_w, grad_b = param_grads(sums, weight, needs[1], needs[2])
         return (grad_x if needs[0] else None), grad_w, grad_b
 
     def moments(self, x: torch.Tensor, route: DomainRoute,
                 num_domains: int) -> Moments:
         mean, var = cpu_ops.domain_bn_moments(x.contiguous(),
-                                              self._domain(route),
-                                              num_domains)
+                                              self._domain(route), num_domains)
         return Moments(self._count(x, route, num_domains), mean, var)
 
     def normalize(self, x, route, weight, bias, mean, invstd):
-        return cpu_ops.domain_bn_normalize(x.contiguous(),
-                                           self._domain(route),
+        return cpu_ops.domain_bn_normalize(x.contiguous(), self._domain(route),
                                            mean.to(x.dtype),
-                                           invstd.to(x.dtype),
-                                           dense(weight), dense(bias))
+                                           invstd.to(x.dtype), dense(weight),
+                                           dense(bias))
 
     def grad_sums(self, grad_out, x, route, mean, invstd):
         return cpu_ops.domain_bn_backward(grad_out.contiguous(),
-                                          x.contiguous(),
-                                          self._domain(route), None,
-                                          mean.to(x.dtype),
+                                          x.contiguous(), self._domain(route),
+                                          None, mean.to(x.dtype),
                                           invstd.to(x.dtype), False)[1]
 
     def grad_input(self, grad_out, x, route, weight, mean, invstd, sums,

@@ -25,8 +25,8 @@ def domain_bn_forward(x: Tensor, domain: Tensor, num_domains: int,
                       weight: Optional[Tensor], bias: Optional[Tensor],
                       eps: float) -> List[Tensor]:
     """Fused per-domain batch norm: ``[out, mean, var, invstd]``."""
-    return list(_C.domain_bn_forward(x, domain, num_domains, weight, bias,
-                                     eps))
+    return list(
+        _C.domain_bn_forward(x, domain, num_domains, weight, bias, eps))
 
 
 @domain_bn_forward.register_fake
@@ -40,8 +40,9 @@ def domain_bn_backward(grad_out: Tensor, x: Tensor, domain: Tensor,
                        weight: Optional[Tensor], mean: Tensor, invstd: Tensor,
                        need_input: bool) -> List[Tensor]:
     """Its backward: ``[grad_input (empty unless need_input), sums]``."""
-    return list(_C.domain_bn_backward(grad_out, x, domain, weight, mean,
-                                      invstd, need_input))
+    return list(
+        _C.domain_bn_backward(grad_out, x, domain, weight, mean, invstd,
+                              need_input))
 
 
 @domain_bn_backward.register_fake
@@ -76,8 +77,8 @@ def _(x, domain, mean, invstd, weight, bias):
 
 
 @torch.library.custom_op('cn_seg::domain_affine', mutates_args=())
-def domain_affine(grad_out: Tensor, x: Tensor, a: Tensor, b: Tensor,
-                  d: Tensor, domain: Tensor) -> Tensor:
+def domain_affine(grad_out: Tensor, x: Tensor, a: Tensor, b: Tensor, d: Tensor,
+                  domain: Tensor) -> Tensor:
     """``a[k] * dy + b[k] * x + d[k]`` per sample domain k and channel."""
     out = torch.empty_like(x)
     _C.domain_affine_out(grad_out, x, a, b, d, domain, out)

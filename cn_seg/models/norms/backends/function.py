@@ -12,8 +12,8 @@ import torch
 from ...routing import DomainRoute
 from .bank_state import BankState
 from .base import DomainBatchNormBackend
-from .common import check_counts, param_grads, per_channel, \
-    update_running_stats
+from .common import (check_counts, param_grads, per_channel,
+                     update_running_stats)
 from .selection import select_backend
 from .sync import all_reduce_moments, all_reduce_sums, sync_world
 
@@ -29,8 +29,8 @@ class DomainBatchNormFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: Optional[torch.Tensor],
                 bias: Optional[torch.Tensor], route: DomainRoute,
-                state: BankState, backend: DomainBatchNormBackend,
-                sync: bool, group):
+                state: BankState, backend: DomainBatchNormBackend, sync: bool,
+                group):
         reorder = not backend.any_order and not route.grouped
         if reorder:  # the backend's pieces take the batch in domain order
             x = x.index_select(0, route.on(x.device).perm)
@@ -63,8 +63,9 @@ class DomainBatchNormFunction(torch.autograd.Function):
             grad_out = grad_out.index_select(0, on.perm)
         needs = tuple(ctx.needs_input_grad[:3])
         if not ctx.sync:
-            grad_x, grad_w, grad_b = backend.backward(
-                grad_out, x, route, weight, mean, invstd, count, needs)
+            grad_x, grad_w, grad_b = backend.backward(grad_out, x, route,
+                                                      weight, mean, invstd,
+                                                      count, needs)
         else:
             sums = backend.grad_sums(grad_out, x, route, mean, invstd)
             # This rank's share, as for SyncBatchNorm: the data-parallel
@@ -73,17 +74,20 @@ class DomainBatchNormFunction(torch.autograd.Function):
                                          needs[2])
             grad_x = None
             if needs[0]:  # the same on every rank, since the model is
-                grad_x = backend.grad_input(grad_out, x, route, weight, mean,
-                                            invstd,
-                                            all_reduce_sums(sums, group),
-                                            count)
+                grad_x = backend.grad_input(grad_out, x, route, weight,
+                                            mean, invstd,
+                                            all_reduce_sums(sums,
+                                                            group), count)
         if ctx.reorder and grad_x is not None:
             grad_x = grad_x.index_select(0, on.inv_perm)
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
-def domain_batch_norm(x: torch.Tensor, route: DomainRoute, state: BankState,
-                      synchronized: bool = False, process_group=None,
+def domain_batch_norm(x: torch.Tensor,
+                      route: DomainRoute,
+                      state: BankState,
+                      synchronized: bool = False,
+                      process_group=None,
                       backend: Optional[str] = None) -> torch.Tensor:
     """Normalize each sample with its domain's batch statistics.
 

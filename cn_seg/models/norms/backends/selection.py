@@ -63,9 +63,9 @@ def check_choice(choice: str, where: str) -> str:
     return name
 
 
-def select_backend(x: torch.Tensor,
-                   layer_choice: Optional[str] = None
-                   ) -> DomainBatchNormBackend:
+def select_backend(
+        x: torch.Tensor,
+        layer_choice: Optional[str] = None) -> DomainBatchNormBackend:
     """The backend for a training-mode CN input.
 
     Args:
@@ -98,7 +98,8 @@ def _resolve(choice: str, device: torch.device, dtype: torch.dtype) -> str:
     return choice
 
 
-def why_unavailable(name: str, device='cpu',
+def why_unavailable(name: str,
+                    device='cpu',
                     dtype: torch.dtype = torch.float32):
     """Why backend ``name`` cannot take ``dtype`` tensors on ``device`` here
     (no triton, ``cn_seg._C`` not built, a dtype it lacks), or None.
@@ -134,4 +135,5 @@ def _say_without_kernels() -> None:
         'on the CPU run the slower ATen path (about 2x plain BN instead of '
         '0.7x). A standard `pip install .` builds without torch and skips '
         'them; rebuild with torch installed: `pip install '
-        '--no-build-isolation -e .` (or `make env`).', stacklevel=4)
+        '--no-build-isolation -e .` (or `make env`).',
+        stacklevel=4)

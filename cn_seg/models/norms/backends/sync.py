@@ -25,7 +25,8 @@ def sync_world(group=None) -> int:
     return dist.get_world_size(group)
 
 
-def all_reduce_moments(moments: Moments, samples: torch.Tensor,
+def all_reduce_moments(moments: Moments,
+                       samples: torch.Tensor,
                        group=None) -> Tuple[Moments, torch.Tensor]:
     """Every domain's moments and sample count over all ranks of ``group``.
 
@@ -47,7 +48,8 @@ def all_reduce_moments(moments: Moments, samples: torch.Tensor,
     payload = torch.cat([
         samples.double()[:, None], n[:, None], mean * n[:, None],
         (moments.var.double() + mean * mean) * n[:, None]
-    ], dim=1)
+    ],
+                        dim=1)
     dist.all_reduce(payload, group=group)
     count = payload[:, 1]
     total = count.clamp(min=1)[:, None]

@@ -44,8 +44,7 @@ class TritonBackend(DomainBatchNormBackend):
     def __init__(self, limits: PlanLimits = PlanLimits()):
         self.limits = list(limits)
 
-    def unsupported(self, x: torch.Tensor,
-                    state: BankState) -> Optional[str]:
+    def unsupported(self, x: torch.Tensor, state: BankState) -> Optional[str]:
         if ops.triton is None:
             return 'triton is not installed (pip install triton)'
         if x.device.type == 'cpu' and not ops.interpreted():
@@ -77,14 +76,15 @@ class TritonBackend(DomainBatchNormBackend):
             self.limits)
         return _split_stats(stats, t, x.shape[1])
 
-    def forward(self, x: torch.Tensor, route: DomainRoute,
-                state: BankState) -> Tuple[torch.Tensor, Moments,
-                                           torch.Tensor]:
+    def forward(
+            self, x: torch.Tensor, route: DomainRoute,
+            state: BankState) -> Tuple[torch.Tensor, Moments, torch.Tensor]:
         t = state.num_domains
         mean, var, invstd, count, samples = self._stats(x, route, state, t)
         counting = state.update_stats and state.running_mean is not None
         y = ops.triton_bn_normalize(
-            x, self._tensors(x, route).domain_idx, mean, invstd, samples,
+            x,
+            self._tensors(x, route).domain_idx, mean, invstd, samples,
             dense(state.weight), dense(state.bias),
             state.num_batches_tracked if counting else None, self.limits)
         return y, Moments(count, mean, var), invstd
@@ -94,16 +94,18 @@ class TritonBackend(DomainBatchNormBackend):
         return Moments(count, mean, var)
 
     def normalize(self, x, route, weight, bias, mean, invstd):
-        return ops.triton_bn_normalize(
-            x, self._tensors(x, route).domain_idx, mean.contiguous(),
-            invstd.contiguous(), mean.new_zeros(0), dense(weight),
-            dense(bias), None, self.limits)
+        return ops.triton_bn_normalize(x,
+                                       self._tensors(x, route).domain_idx,
+                                       mean.contiguous(), invstd.contiguous(),
+                                       mean.new_zeros(0), dense(weight),
+                                       dense(bias), None, self.limits)
 
     def _grad_sums(self, grad_out, x, route, mean, invstd, weight):
         param_dtype = None if weight is None else weight.dtype
-        buf = ops.triton_bn_grad_sums(
-            grad_out, x, self._tensors(x, route).domain_idx,
-            mean.contiguous(), invstd.contiguous(), param_dtype, self.limits)
+        buf = ops.triton_bn_grad_sums(grad_out, x,
+                                      self._tensors(x, route).domain_idx,
+                                      mean.contiguous(), invstd.contiguous(),
+                                      param_dtype, self.limits)
         t, c = mean.shape
         sums_bytes = t * 2 * c * mean.element_size()
         sums = buf[:sums_bytes].view(mean.dtype).view(t, 2 * c)
@@ -116,12 +118,10 @@ class TritonBackend(DomainBatchNormBackend):
     def grad_sums(self, grad_out, x, route, mean, invstd):
         return self._grad_sums(grad_out, x, route, mean, invstd, None)[0]
 
-    def backward(self, grad_out, x, route, weight, mean, invstd, count,
-                 needs):
+    def backward(self, grad_out, x, route, weight, mean, invstd, count, needs):
         # The parameter gradients come from the kernel in their own dtype.
-        sums, grads = self._grad_sums(
-            grad_out, x, route, mean, invstd,
-            weight if needs[1] or needs[2] else None)
+        sums, grads = self._grad_sums(grad_out, x, route, mean, invstd,
+                                      weight if needs[1] or needs[2] else None)
         grad_x = self.grad_input(grad_out, x, route, weight, mean, invstd,
                                  sums, count) if needs[0] else None
         return (grad_x, grads[0] if needs[1] else None,
@@ -129,7 +129,8 @@ class TritonBackend(DomainBatchNormBackend):
 
     def grad_input(self, grad_out, x, route, weight, mean, invstd, sums,
                    count):
-        return ops.triton_bn_grad_input(
-            grad_out, x, self._tensors(x, route).domain_idx,
-            mean.contiguous(), invstd.contiguous(), sums.contiguous(),
-            count.contiguous(), dense(weight), self.limits)
+        return ops.triton_bn_grad_input(grad_out, x,
+                                        self._tensors(x, route).domain_idx,
+                                        mean.contiguous(), invstd.contiguous(),
+                                        sums.contiguous(), count.contiguous(),
+                                        dense(weight), self.limits)

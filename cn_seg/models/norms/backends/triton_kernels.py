@@ -31,13 +31,12 @@ def _tile(C, S, BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
 
 
 @triton.jit
-def normalize_kernel(x_ptr, dom_ptr, C, S, sxn, sxc, sxs, y_ptr, syn, syc,
-                     sys, mean_ptr, invstd_ptr, samples_ptr, T, w_ptr, b_ptr,
-                     nbt_ptr,
-                     HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr,
-                     COUNT_BATCH: tl.constexpr,
-                     ACC: tl.constexpr, T_BLOCK: tl.constexpr,
-                     BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
+def normalize_kernel(x_ptr, dom_ptr, C, S, sxn, sxc, sxs, y_ptr, syn, syc, sys,
+                     mean_ptr, invstd_ptr, samples_ptr, T, w_ptr, b_ptr,
+                     nbt_ptr, HAS_WEIGHT: tl.constexpr, HAS_BIAS: tl.constexpr,
+                     COUNT_BATCH: tl.constexpr, ACC: tl.constexpr,
+                     T_BLOCK: tl.constexpr, BLOCK_C: tl.constexpr,
+                     BLOCK_S: tl.constexpr):
     """``y = (x - mean[k]) * invstd[k] * w[k] + b[k]`` for one tile.
 
     With ``COUNT_BATCH``, program (0, 0) adds the batch to
@@ -53,20 +52,24 @@ def normalize_kernel(x_ptr, dom_ptr, C, S, sxn, sxc, sxs, y_ptr, syn, syc,
     shift = -mean * scale
     if HAS_BIAS:
         shift += tl.load(b_ptr + row, mask=cmask, other=0.0).to(ACC)
-    x = tl.load(x_ptr + tl.cast(n, tl.int64) * sxn + cs[:, None].to(tl.int64) * sxc +
-                ss[None, :].to(tl.int64) * sxs, mask=mask, other=0.0)
+    x = tl.load(
+        x_ptr + tl.cast(n, tl.int64) * sxn + cs[:, None].to(tl.int64) * sxc +
+        ss[None, :].to(tl.int64) * sxs,
+        mask=mask,
+        other=0.0)
     y = x.to(ACC) * scale[:, None] + shift[:, None]
-    tl.store(y_ptr + tl.cast(n, tl.int64) * syn + cs[:, None].to(tl.int64) * syc +
-             ss[None, :].to(tl.int64) * sys, y.to(y_ptr.dtype.element_ty),
-             mask=mask)
+    tl.store(
+        y_ptr + tl.cast(n, tl.int64) * syn + cs[:, None].to(tl.int64) * syc +
+        ss[None, :].to(tl.int64) * sys,
+        y.to(y_ptr.dtype.element_ty),
+        mask=mask)
     if COUNT_BATCH:
         rows = tl.arange(0, T_BLOCK)
         first = ((rows * 0 + tl.program_id(0) + tl.program_id(1)) == 0)
         samples = tl.load(samples_ptr + rows, mask=rows < T, other=0.0)
         rmask = (rows < T) & first
         old = tl.load(nbt_ptr + rows, mask=rmask, other=0)
-        tl.store(nbt_ptr + rows, old + (samples > 0).to(old.dtype),
-                 mask=rmask)
+        tl.store(nbt_ptr + rows, old + (samples > 0).to(old.dtype), mask=rmask)
 
 
 @triton.jit
@@ -89,17 +92,20 @@ def grad_input_kernel(dy_ptr, sdn, sdc, sds, x_ptr, sxn, sxc, sxs, dom_ptr, C,
     if HAS_WEIGHT:
         a = a * tl.load(w_ptr + row, mask=cmask, other=0.0).to(ACC)
     sdy = tl.load(sums_ptr + d * 2 * C + cs, mask=cmask, other=0.0).to(ACC)
-    sdx = tl.load(sums_ptr + d * 2 * C + C + cs, mask=cmask,
-                  other=0.0).to(ACC)
+    sdx = tl.load(sums_ptr + d * 2 * C + C + cs, mask=cmask, other=0.0).to(ACC)
     b = -a * invstd * sdx / cnt
     dd = -a * sdy / cnt
     ss64 = ss[None, :].to(tl.int64)
     c64 = cs[:, None].to(tl.int64)
     n64 = tl.cast(n, tl.int64)
-    g = tl.load(dy_ptr + n64 * sdn + c64 * sdc + ss64 * sds, mask=mask,
-                other=0.0).to(ACC)
-    v = tl.load(x_ptr + n64 * sxn + c64 * sxc + ss64 * sxs, mask=mask,
-                other=0.0).to(ACC)
+    g = tl.load(
+        dy_ptr + n64 * sdn + c64 * sdc + ss64 * sds, mask=mask,
+        other=0.0).to(ACC)
+    v = tl.load(
+        x_ptr + n64 * sxn + c64 * sxc + ss64 * sxs, mask=mask,
+        other=0.0).to(ACC)
     gx = a[:, None] * g + b[:, None] * (v - mean[:, None]) + dd[:, None]
-    tl.store(gx_ptr + n64 * sgn + c64 * sgc + ss64 * sgs,
-             gx.to(gx_ptr.dtype.element_ty), mask=mask)
+    tl.store(
+        gx_ptr + n64 * sgn + c64 * sgc + ss64 * sgs,
+        gx.to(gx_ptr.dtype.element_ty),
+        mask=mask)

@@ -76,8 +76,7 @@ def _plan(x: torch.Tensor, strides, t: int, limits) -> LaunchPlan:
     n, c = x.shape[:2]
     s = x[0, 0].numel() if n and c else 0
     layout = CONTIGUOUS if strides[2] == 1 else CHANNELS_LAST
-    return plan(n, c, s, layout, _sm_count(x.device), t,
-                PlanLimits(*limits))
+    return plan(n, c, s, layout, _sm_count(x.device), t, PlanLimits(*limits))
 
 
 if triton is not None:
@@ -100,27 +99,58 @@ if triton is not None:
         t = num_domains
         p = _plan(x, strides, t, limits)
         head = 3 * t * c + 2 * t
-        stats = torch.empty(head + 3 * p.chunks * t * c,
-                            dtype=acc_dtype(x.dtype), device=x.device)
+        stats = torch.empty(
+            head + 3 * p.chunks * t * c,
+            dtype=acc_dtype(x.dtype),
+            device=x.device)
         mean, var, invstd = stats[:3 * t * c].view(3, t, c).unbind()
         count, samples = stats[3 * t * c:head].view(2, t).unbind()
         part = stats[head:]
         acc, rows = _acc(x.dtype), t_block(t)
         _wrap(R.stats_partial_kernel)[p.partial_grid](
-            x, domain, n, c, s, *strides, part, p.chunks, t,
-            p.samples_per_chunk, p.positions_per_chunk, p.s_chunks, ACC=acc,
-            T_BLOCK=rows, BLOCK_C=p.block_c, BLOCK_S=p.block_s)
+            x,
+            domain,
+            n,
+            c,
+            s,
+            *strides,
+            part,
+            p.chunks,
+            t,
+            p.samples_per_chunk,
+            p.positions_per_chunk,
+            p.s_chunks,
+            ACC=acc,
+            T_BLOCK=rows,
+            BLOCK_C=p.block_c,
+            BLOCK_S=p.block_s)
         _wrap(R.stats_finish_kernel)[p.finish_grid](
-            part, p.chunks, domain, n, c, t, mean, var, invstd, count,
-            samples, running_mean, running_var, num_batches_tracked,
-            *_hi_lo(momentum), eps, UPDATE=update,
+            part,
+            p.chunks,
+            domain,
+            n,
+            c,
+            t,
+            mean,
+            var,
+            invstd,
+            count,
+            samples,
+            running_mean,
+            running_var,
+            num_batches_tracked,
+            *_hi_lo(momentum),
+            eps,
+            UPDATE=update,
             HAS_NBT=num_batches_tracked is not None,
-            MOMENTUM_NONE=momentum_none, ACC=acc, T_BLOCK=rows,
+            MOMENTUM_NONE=momentum_none,
+            ACC=acc,
+            T_BLOCK=rows,
             BLOCK_C=p.finish_block_c)
         return stats
 
-    @torch.library.triton_op('cn_seg::triton_bn_normalize',
-                             mutates_args={'num_batches_tracked'})
+    @torch.library.triton_op(
+        'cn_seg::triton_bn_normalize', mutates_args={'num_batches_tracked'})
     def triton_bn_normalize(x: torch.Tensor, domain: torch.Tensor,
                             mean: torch.Tensor, invstd: torch.Tensor,
                             samples: torch.Tensor,
@@ -139,15 +169,31 @@ if triton is not None:
         p = _plan(x, strides, t, limits)
         if 0 in p.elementwise_grid:  # nothing to normalize
             if num_batches_tracked is not None and n:
-                num_batches_tracked.add_(
-                    (samples > 0).to(num_batches_tracked.dtype))
+                num_batches_tracked.add_((samples
+                                          > 0).to(num_batches_tracked.dtype))
             return y
         _wrap(K.normalize_kernel)[p.elementwise_grid](
-            x, domain, c, s, *strides, y, *y_strides, mean, invstd, samples,
-            t, weight, bias, num_batches_tracked,
-            HAS_WEIGHT=weight is not None, HAS_BIAS=bias is not None,
-            COUNT_BATCH=num_batches_tracked is not None, ACC=_acc(x.dtype),
-            T_BLOCK=t_block(t), BLOCK_C=p.block_c, BLOCK_S=p.block_s)
+            x,
+            domain,
+            c,
+            s,
+            *strides,
+            y,
+            *y_strides,
+            mean,
+            invstd,
+            samples,
+            t,
+            weight,
+            bias,
+            num_batches_tracked,
+            HAS_WEIGHT=weight is not None,
+            HAS_BIAS=bias is not None,
+            COUNT_BATCH=num_batches_tracked is not None,
+            ACC=_acc(x.dtype),
+            T_BLOCK=t_block(t),
+            BLOCK_C=p.block_c,
+            BLOCK_S=p.block_s)
         return y
 
     @torch.library.triton_op('cn_seg::triton_bn_grad_sums', mutates_args=())
@@ -169,8 +215,10 @@ if triton is not None:
         sums_bytes = t * 2 * c * size
         part_bytes = p.chunks * t * 2 * c * size
         grad_bytes = 0 if param_dtype is None else t * c * param_dtype.itemsize
-        buf = torch.empty(sums_bytes + part_bytes + 2 * grad_bytes,
-                          dtype=torch.uint8, device=x.device)
+        buf = torch.empty(
+            sums_bytes + part_bytes + 2 * grad_bytes,
+            dtype=torch.uint8,
+            device=x.device)
         sums = buf[:sums_bytes].view(mean.dtype)
         part = buf[sums_bytes:sums_bytes + part_bytes].view(mean.dtype)
         gw = gb = None
@@ -179,18 +227,41 @@ if triton is not None:
             gw, gb = grads[:t * c], grads[t * c:]
         acc, rows = _acc(x.dtype), t_block(t)
         _wrap(R.grad_partial_kernel)[p.partial_grid](
-            grad_out, *dy_strides, x, *x_strides, domain, n, c, s, mean,
-            part, p.chunks, t, p.samples_per_chunk, p.positions_per_chunk,
-            p.s_chunks, ACC=acc, T_BLOCK=rows, BLOCK_C=p.block_c,
+            grad_out,
+            *dy_strides,
+            x,
+            *x_strides,
+            domain,
+            n,
+            c,
+            s,
+            mean,
+            part,
+            p.chunks,
+            t,
+            p.samples_per_chunk,
+            p.positions_per_chunk,
+            p.s_chunks,
+            ACC=acc,
+            T_BLOCK=rows,
+            BLOCK_C=p.block_c,
             BLOCK_S=p.block_s)
         _wrap(R.grad_finish_kernel)[p.finish_grid](
-            part, p.chunks, c, t, invstd, sums, gw, gb,
-            GRADS=param_dtype is not None, ACC=acc, T_BLOCK=rows,
+            part,
+            p.chunks,
+            c,
+            t,
+            invstd,
+            sums,
+            gw,
+            gb,
+            GRADS=param_dtype is not None,
+            ACC=acc,
+            T_BLOCK=rows,
             BLOCK_C=p.finish_block_c)
         return buf
 
-    @torch.library.triton_op('cn_seg::triton_bn_grad_input',
-                             mutates_args=())
+    @torch.library.triton_op('cn_seg::triton_bn_grad_input', mutates_args=())
     def triton_bn_grad_input(grad_out: torch.Tensor, x: torch.Tensor,
                              domain: torch.Tensor, mean: torch.Tensor,
                              invstd: torch.Tensor, sums: torch.Tensor,
@@ -208,11 +279,26 @@ if triton is not None:
         if 0 in p.elementwise_grid:
             return grad_x
         _wrap(K.grad_input_kernel)[p.elementwise_grid](
-            grad_out, *dy_strides, x, *x_strides, domain, c, s, grad_x,
-            *gx_strides, mean, invstd, sums, count, weight,
-            HAS_WEIGHT=weight is not None, ACC=_acc(x.dtype),
-            BLOCK_C=p.block_c, BLOCK_S=p.block_s)
+            grad_out,
+            *dy_strides,
+            x,
+            *x_strides,
+            domain,
+            c,
+            s,
+            grad_x,
+            *gx_strides,
+            mean,
+            invstd,
+            sums,
+            count,
+            weight,
+            HAS_WEIGHT=weight is not None,
+            ACC=_acc(x.dtype),
+            BLOCK_C=p.block_c,
+            BLOCK_S=p.block_s)
         return grad_x
+
 
 def interpreted() -> bool:
     """Whether the kernels were built for Triton's interpreter (CPU)."""

@@ -119,9 +119,14 @@ def _chunking(n: int, s: int, block_s: int, wanted: int):
 
 
 @functools.lru_cache(maxsize=1024)
-def plan(n: int, c: int, s: int, layout: str, sm_count: int,
-         num_domains: int = 2, limits: PlanLimits = PlanLimits()
-         ) -> LaunchPlan:
+def plan(
+    n: int,
+    c: int,
+    s: int,
+    layout: str,
+    sm_count: int,
+    num_domains: int = 2,
+    limits: PlanLimits = PlanLimits()) -> LaunchPlan:
     """The launch plan of one layer's kernels.
 
     Args:
@@ -157,12 +162,18 @@ def plan(n: int, c: int, s: int, layout: str, sm_count: int,
     chunks = n_chunks * s_chunks
     # The second stage reads chunks x t rows per channel.
     rows = chunks * t_block(num_domains)
-    finish_block_c = max(1, min(64, next_power_of_2(c),
-                                _floor_power_of_2(limits.values // rows)))
+    finish_block_c = max(
+        1, min(64, next_power_of_2(c),
+               _floor_power_of_2(limits.values // rows)))
     return LaunchPlan(
-        block_c=block_c, block_s=block_s, samples_per_chunk=spc,
-        positions_per_chunk=pps, n_chunks=n_chunks, s_chunks=s_chunks,
-        finish_block_c=finish_block_c, partial_grid=(chunks, c_blocks),
+        block_c=block_c,
+        block_s=block_s,
+        samples_per_chunk=spc,
+        positions_per_chunk=pps,
+        n_chunks=n_chunks,
+        s_chunks=s_chunks,
+        finish_block_c=finish_block_c,
+        partial_grid=(chunks, c_blocks),
         finish_grid=(max(cdiv(c, finish_block_c), 1), ),
         elementwise_grid=(n * cdiv(s, block_s), cdiv(c, block_c)),
         partial_values=block_c * spc * pps,

@@ -42,13 +42,25 @@ def _merge(cnt, mean, m2, n_b, mean_b, m2_b):
 
 
 @triton.jit
-def stats_partial_kernel(x_ptr,  # (N, C, S) by strides sxn, sxc, sxs
-                         dom_ptr,  # (N,) int64 bank of each sample
-                         N, C, S, sxn, sxc, sxs,
-                         part_ptr,  # (3, P, T, C) ACC: count, mean, M2
-                         P, T, SPC, PPS, S_CHUNKS,
-                         ACC: tl.constexpr, T_BLOCK: tl.constexpr,
-                         BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
+def stats_partial_kernel(
+        x_ptr,  # (N, C, S) by strides sxn, sxc, sxs
+        dom_ptr,  # (N,) int64 bank of each sample
+        N,
+        C,
+        S,
+        sxn,
+        sxc,
+        sxs,
+        part_ptr,  # (3, P, T, C) ACC: count, mean, M2
+        P,
+        T,
+        SPC,
+        PPS,
+        S_CHUNKS,
+        ACC: tl.constexpr,
+        T_BLOCK: tl.constexpr,
+        BLOCK_C: tl.constexpr,
+        BLOCK_S: tl.constexpr):
     """Per-domain (count, mean, M2) of one chunk of ``BLOCK_C`` channels."""
     n0, s0, cs, cmask = _chunk(C, S_CHUNKS, SPC, PPS, BLOCK_C)
     rows = tl.arange(0, T_BLOCK)
@@ -67,8 +79,9 @@ def stats_partial_kernel(x_ptr,  # (N, C, S) by strides sxn, sxc, sxs
             ss = s0 + off
             smask = (ss < S) & (off < PPS) & ((off * 0 + n) < N)
             mask = cmask[:, None] & smask[None, :]
-            v = tl.load(base + ss[None, :].to(tl.int64) * sxs, mask=mask,
-                        other=0.0).to(ACC)
+            v = tl.load(
+                base + ss[None, :].to(tl.int64) * sxs, mask=mask,
+                other=0.0).to(ACC)
             nb = tl.sum(smask.to(ACC), axis=0)
             tile_mean = tl.sum(v, axis=1) / tl.maximum(nb, 1.0)
             dev = tl.where(mask, v - tile_mean[:, None], 0.0)
@@ -85,16 +98,30 @@ def stats_partial_kernel(x_ptr,  # (N, C, S) by strides sxn, sxc, sxs
 
 
 @triton.jit
-def stats_finish_kernel(part_ptr,  # (3, P, T, C) from stats_partial_kernel
-                        P, dom_ptr, N, C, T,
-                        mean_ptr, var_ptr, invstd_ptr,  # (T, C) ACC outputs
-                        count_ptr, samples_ptr,  # (T,) ACC outputs
-                        rmean_ptr, rvar_ptr,  # (T, C) running statistics
-                        nbt_ptr,  # (T,) num_batches_tracked
-                        momentum_hi, momentum_lo, eps,
-                        UPDATE: tl.constexpr, HAS_NBT: tl.constexpr,
-                        MOMENTUM_NONE: tl.constexpr, ACC: tl.constexpr,
-                        T_BLOCK: tl.constexpr, BLOCK_C: tl.constexpr):
+def stats_finish_kernel(
+        part_ptr,  # (3, P, T, C) from stats_partial_kernel
+        P,
+        dom_ptr,
+        N,
+        C,
+        T,
+        mean_ptr,
+        var_ptr,
+        invstd_ptr,  # (T, C) ACC outputs
+        count_ptr,
+        samples_ptr,  # (T,) ACC outputs
+        rmean_ptr,
+        rvar_ptr,  # (T, C) running statistics
+        nbt_ptr,  # (T,) num_batches_tracked
+        momentum_hi,
+        momentum_lo,
+        eps,
+        UPDATE: tl.constexpr,
+        HAS_NBT: tl.constexpr,
+        MOMENTUM_NONE: tl.constexpr,
+        ACC: tl.constexpr,
+        T_BLOCK: tl.constexpr,
+        BLOCK_C: tl.constexpr):
     """Merge the chunks' moments in chunk order; statistics and, with
     ``UPDATE``, one running-average step of the banks with values. Float
     scalars reach a kernel as float32: the momentum comes as
@@ -111,8 +138,7 @@ def stats_finish_kernel(part_ptr,  # (3, P, T, C) from stats_partial_kernel
     for p in range(0, P):
         offs = (p * T + rows)[:, None] * C + cs[None, :]
         cnt, mean, m2 = _merge(
-            cnt, mean, m2,
-            tl.load(part_ptr + offs, mask=omask, other=0.0),
+            cnt, mean, m2, tl.load(part_ptr + offs, mask=omask, other=0.0),
             tl.load(part_ptr + stride + offs, mask=omask, other=0.0),
             tl.load(part_ptr + 2 * stride + offs, mask=omask, other=0.0))
     var = m2 / tl.maximum(cnt, 1.0)
@@ -144,14 +170,30 @@ def stats_finish_kernel(part_ptr,  # (3, P, T, C) from stats_partial_kernel
 
 
 @triton.jit
-def grad_partial_kernel(dy_ptr, sdn, sdc, sds,  # (N, C, S) by strides
-                        x_ptr, sxn, sxc, sxs,  # (N, C, S) by strides
-                        dom_ptr, N, C, S,
-                        mean_ptr,  # (T, C) ACC batch means
-                        part_ptr,  # (2, P, T, C) ACC: sum dy, sum dy*(x-m)
-                        P, T, SPC, PPS, S_CHUNKS,
-                        ACC: tl.constexpr, T_BLOCK: tl.constexpr,
-                        BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr):
+def grad_partial_kernel(
+        dy_ptr,
+        sdn,
+        sdc,
+        sds,  # (N, C, S) by strides
+        x_ptr,
+        sxn,
+        sxc,
+        sxs,  # (N, C, S) by strides
+        dom_ptr,
+        N,
+        C,
+        S,
+        mean_ptr,  # (T, C) ACC batch means
+        part_ptr,  # (2, P, T, C) ACC: sum dy, sum dy*(x-m)
+        P,
+        T,
+        SPC,
+        PPS,
+        S_CHUNKS,
+        ACC: tl.constexpr,
+        T_BLOCK: tl.constexpr,
+        BLOCK_C: tl.constexpr,
+        BLOCK_S: tl.constexpr):
     """Per domain ``sum(dy)`` and ``sum(dy * (x - mean))`` of one chunk."""
     n0, s0, cs, cmask = _chunk(C, S_CHUNKS, SPC, PPS, BLOCK_C)
     rows = tl.arange(0, T_BLOCK)
@@ -161,8 +203,9 @@ def grad_partial_kernel(dy_ptr, sdn, sdc, sds,  # (N, C, S) by strides
         n = n0 + i
         d = tl.load(dom_ptr + n, mask=n < N, other=0)
         sel = ((rows == d) & ((rows * 0 + n) < N))[:, None]
-        m = tl.load(mean_ptr + d * C + cs, mask=cmask & ((cs * 0 + n) < N),
-                    other=0.0).to(ACC)
+        m = tl.load(
+            mean_ptr + d * C + cs, mask=cmask & ((cs * 0 + n) < N),
+            other=0.0).to(ACC)
         xb = x_ptr + tl.cast(n, tl.int64) * sxn + \
             cs[:, None].to(tl.int64) * sxc
         db = dy_ptr + tl.cast(n, tl.int64) * sdn + \
@@ -178,8 +221,8 @@ def grad_partial_kernel(dy_ptr, sdn, sdc, sds,  # (N, C, S) by strides
             g = tl.load(db + ss * sds, mask=mask, other=0.0).to(ACC)
             v = tl.load(xb + ss * sxs, mask=mask, other=0.0).to(ACC)
             tile_dy += tl.sum(g, axis=1)
-            tile_dot += tl.sum(tl.where(mask, g * (v - m[:, None]), 0.0),
-                               axis=1)
+            tile_dot += tl.sum(
+                tl.where(mask, g * (v - m[:, None]), 0.0), axis=1)
         sum_dy += tl.where(sel, tile_dy[None, :], 0.0)
         dot += tl.where(sel, tile_dot[None, :], 0.0)
     offs = (tl.program_id(0) * T + rows)[:, None] * C + cs[None, :]
@@ -189,13 +232,19 @@ def grad_partial_kernel(dy_ptr, sdn, sdc, sds,  # (N, C, S) by strides
 
 
 @triton.jit
-def grad_finish_kernel(part_ptr,  # (2, P, T, C) from grad_partial_kernel
-                       P, C, T,
-                       invstd_ptr,  # (T, C) ACC
-                       sums_ptr,  # (T, 2C) ACC output
-                       gw_ptr, gb_ptr,  # (T, C) parameter gradients
-                       GRADS: tl.constexpr, ACC: tl.constexpr,
-                       T_BLOCK: tl.constexpr, BLOCK_C: tl.constexpr):
+def grad_finish_kernel(
+        part_ptr,  # (2, P, T, C) from grad_partial_kernel
+        P,
+        C,
+        T,
+        invstd_ptr,  # (T, C) ACC
+        sums_ptr,  # (T, 2C) ACC output
+        gw_ptr,
+        gb_ptr,  # (T, C) parameter gradients
+        GRADS: tl.constexpr,
+        ACC: tl.constexpr,
+        T_BLOCK: tl.constexpr,
+        BLOCK_C: tl.constexpr):
     """Sum the chunks' partials in chunk order: ``sums`` gets per domain
     ``sum(dy)`` then ``sum(dy * x_hat)``; with ``GRADS``, ``gw`` and ``gb``
     (in the parameters' dtype) get the weight and bias gradients."""
@@ -211,11 +260,10 @@ def grad_finish_kernel(part_ptr,  # (2, P, T, C) from grad_partial_kernel
         dot += tl.load(part_ptr + P * T * C + offs, mask=omask, other=0.0)
     offs = rows[:, None] * C + cs[None, :]
     dot = dot * tl.load(invstd_ptr + offs, mask=omask, other=0.0).to(ACC)
-    tl.store(sums_ptr + rows[:, None] * (2 * C) + cs[None, :], sum_dy,
-             mask=omask)
-    tl.store(sums_ptr + rows[:, None] * (2 * C) + C + cs[None, :], dot,
-             mask=omask)
+    tl.store(
+        sums_ptr + rows[:, None] * (2 * C) + cs[None, :], sum_dy, mask=omask)
+    tl.store(
+        sums_ptr + rows[:, None] * (2 * C) + C + cs[None, :], dot, mask=omask)
     if GRADS:
         tl.store(gw_ptr + offs, dot.to(gw_ptr.dtype.element_ty), mask=omask)
-        tl.store(gb_ptr + offs, sum_dy.to(gb_ptr.dtype.element_ty),
-                 mask=omask)
+        tl.store(gb_ptr + offs, sum_dy.to(gb_ptr.dtype.element_ty), mask=omask)

@@ -76,7 +76,8 @@ def find_pair(root: str, split: str, stem: str) -> PairResult:
     pair = PairResult(
         f'{split}/{stem}',
         frame=osp.join('leftImg8bit', split, stem + IMG_SUFFIX),
-        label=gt + SUFFIXES['train_ids'], expect_classes=split != 'test')
+        label=gt + SUFFIXES['train_ids'],
+        expect_classes=split != 'test')
     ids, polygons = gt + SUFFIXES['ids'], gt + SUFFIXES['polygons']
     if not osp.lexists(osp.join(root, pair.frame)):
         pair.fault = f'no frame {pair.frame}'

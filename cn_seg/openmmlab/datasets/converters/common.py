@@ -57,7 +57,9 @@ def run_tasks(func: Callable, tasks: Sequence, nproc: int, desc: str) -> list:
     return track_parallel_progress(func, tasks, nproc, file=sys.stderr)
 
 
-def check_pairs(root: str, pairs: Sequence[PairResult], args,
+def check_pairs(root: str,
+                pairs: Sequence[PairResult],
+                args,
                 write: bool = True,
                 table: LabelTable = CITYSCAPES_TABLE) -> List[PairResult]:
     """Run :func:`.pairs.check_pair` over the pairs that were found.
@@ -68,9 +70,9 @@ def check_pairs(root: str, pairs: Sequence[PairResult], args,
     """
     found = [p for p in pairs if p.fault is None]
     checked = run_tasks(
-        functools.partial(check_pair, root=root, force=args.force,
-                          write=write, table=table), found, args.nproc,
-        'checking and converting' if write else 'checking')
+        functools.partial(
+            check_pair, root=root, force=args.force, write=write, table=table),
+        found, args.nproc, 'checking and converting' if write else 'checking')
     return [p for p in pairs if p.fault is not None] + checked
 
 
@@ -89,25 +91,29 @@ def finish(root: str, results: Sequence[PairResult], lists: dict) -> str:
     replaced = sum(r.replaced for r in done)
     warned = sum(r.warning is not None for r in done)
     files = ', '.join(f'{name} ({n})' for name, n in lists.items())
-    return (f'{root}: {converted} label(s) converted'
-            + (f' ({replaced} replacing an output that no longer matched its '
-               'source)' if replaced else '')
-            + f', {sum(r.up_to_date for r in done)} already done, '
-            f'{len(results) - len(done)} faulty'
-            + (f', {warned} with a warning' if warned else '')
-            + f'; lists: {files}')
+    return (f'{root}: {converted} label(s) converted' +
+            (f' ({replaced} replacing an output that no longer matched its '
+             'source)' if replaced else '') +
+            f', {sum(r.up_to_date for r in done)} already done, '
+            f'{len(results) - len(done)} faulty' +
+            (f', {warned} with a warning' if warned else '') +
+            f'; lists: {files}')
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:
     """The arguments both converters take."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('data_root', metavar='DATA_ROOT',
-                        help='dataset root in its official layout')
-    parser.add_argument('--nproc', type=int, default=1,
-                        help='worker processes (default: 1)')
-    parser.add_argument('--force', action='store_true',
-                        help='rewrite every label, also those that still '
-                        'match their source (these are kept otherwise)')
+    parser.add_argument(
+        'data_root',
+        metavar='DATA_ROOT',
+        help='dataset root in its official layout')
+    parser.add_argument(
+        '--nproc', type=int, default=1, help='worker processes (default: 1)')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='rewrite every label, also those that still '
+        'match their source (these are kept otherwise)')
     return parser
 
 

@@ -26,9 +26,8 @@ def png_names(folder: str) -> List[str]:
     Its outputs (``*_labelTrainIds.png``) and temporary files (also those of
     older versions, ``*_labelTrainIds.png.tmp.png``) are not pairs.
     """
-    return sorted(
-        f[:-4] for f in os.listdir(folder) if f.endswith('.png')
-        and TRAIN_ID_SUFFIX[:-4] not in f and not f.startswith('.'))
+    return sorted(f[:-4] for f in os.listdir(folder) if f.endswith('.png')
+                  and TRAIN_ID_SUFFIX[:-4] not in f and not f.startswith('.'))
 
 
 def select_subset(names: Sequence[str], size: int, seed: int) -> List[str]:
@@ -41,12 +40,14 @@ def select_subset(names: Sequence[str], size: int, seed: int) -> List[str]:
         raise LayoutError(
             f'--subset {size} needs 1 to {len(names)} (the valid training '
             'pairs); choose a smaller subset.')
-    chosen = set(np.random.default_rng(seed).choice(
-        len(names), size, replace=False).tolist())
+    chosen = set(
+        np.random.default_rng(seed).choice(len(names), size,
+                                           replace=False).tolist())
     return [n for i, n in enumerate(names) if i in chosen]
 
 
-def convert_splits(root: str, splits: Dict[str, List[str]],
+def convert_splits(root: str,
+                   splits: Dict[str, List[str]],
                    find_pair: Callable[[str, str], PairResult],
                    args: argparse.Namespace,
                    table: LabelTable = CITYSCAPES_TABLE) -> str:
@@ -83,8 +84,8 @@ def convert_splits(root: str, splits: Dict[str, List[str]],
             root, [valid[n] for n in chosen], args, table=table)
     done = {r.name for r in results if r.fault is None}
     lists = {
-        f'{split}.txt': write_list(root, f'{split}.txt',
-                                   [n for n in split_names if n in done])
+        f'{split}.txt':
+        write_list(root, f'{split}.txt', [n for n in split_names if n in done])
         for split, split_names in splits.items()
     }
     return finish(root, results, lists)
@@ -92,9 +93,17 @@ def convert_splits(root: str, splits: Dict[str, List[str]],
 
 def add_subset_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--subset N`` and ``--seed S`` to a converter's parser."""
-    parser.add_argument('--subset', type=int, default=None, metavar='N',
-                        help='convert and list only N training pairs drawn '
-                        'with --seed (e.g. 2975, the size of Cityscapes '
-                        'train)')
-    parser.add_argument('--seed', type=int, default=0, metavar='S',
-                        help='seed of the --subset draw (default: 0)')
+    parser.add_argument(
+        '--subset',
+        type=int,
+        default=None,
+        metavar='N',
+        help='convert and list only N training pairs drawn '
+        'with --seed (e.g. 2975, the size of Cityscapes '
+        'train)')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=0,
+        metavar='S',
+        help='seed of the --subset draw (default: 0)')

@@ -23,8 +23,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .common import LayoutError, base_parser, check_layout, run_cli
-from .flat import (TRAIN_ID_SUFFIX, add_subset_args, convert_splits,
-                   png_names, select_subset)
+from .flat import (TRAIN_ID_SUFFIX, add_subset_args, convert_splits, png_names,
+                   select_subset)
 from .pairs import PairResult
 
 __all__ = ['convert', 'find_pair', 'read_splits', 'select_subset', 'main']
@@ -51,7 +51,8 @@ def read_splits(root: str, names: Sequence[str]) -> Dict[str, List[str]]:
 def find_pair(root: str, name: str) -> PairResult:
     """Frame ``name`` and its label, or what is missing."""
     pair = PairResult(
-        name, frame=osp.join('images', name + '.png'),
+        name,
+        frame=osp.join('images', name + '.png'),
         source=osp.join('labels', name + '.png'),
         label=osp.join('labels', name + TRAIN_ID_SUFFIX))
     if not osp.lexists(osp.join(root, pair.frame)):

@@ -55,10 +55,12 @@ def read_counts(path: str) -> Dict[str, List[int]]:
             raise ValueError(f'not the counts of the {len(CLASSES)} '
                              'Cityscapes classes')
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        print(f'warning: {path} is unreadable ({error!r}), perhaps left by '
-              'an interrupted run; rewriting it with the counts of the '
-              'labels of this run (run the converter without --subset to '
-              'count every label).', file=sys.stderr)
+        print(
+            f'warning: {path} is unreadable ({error!r}), perhaps left by '
+            'an interrupted run; rewriting it with the counts of the '
+            'labels of this run (run the converter without --subset to '
+            'count every label).',
+            file=sys.stderr)
         return {}
     return counts
 
@@ -79,8 +81,9 @@ def write_counts(root: str, results: Sequence[PairResult]) -> None:
 def _report(root: str, filename: str, lines: List[str], what: str) -> None:
     write_text(osp.join(root, filename), ''.join(x + '\n' for x in lines))
     if lines:
-        print(f'{len(lines)} {what} (also in {osp.join(root, filename)}):',
-              file=sys.stderr)
+        print(
+            f'{len(lines)} {what} (also in {osp.join(root, filename)}):',
+            file=sys.stderr)
         for line in lines:
             print(f'  {line}', file=sys.stderr)
 
@@ -91,6 +94,6 @@ def report(root: str, results: Sequence[PairResult]) -> None:
             [f'{r.name}: {r.fault}' for r in results if r.fault is not None],
             'faulty pair(s) excluded from the file lists')
     _report(root, WARNINGS_FILE, [
-        f'{r.name}: {r.warning}' for r in results
-        if r.fault is None and r.warning is not None
+        f'{r.name}: {r.warning}'
+        for r in results if r.fault is None and r.warning is not None
     ], 'pair(s) kept with a warning')

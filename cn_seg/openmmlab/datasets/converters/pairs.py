@@ -36,7 +36,6 @@ READ_ERRORS = (OSError, ValueError, KeyError, TypeError, SyntaxError,
                cv2.error)
 
 
-
 @dataclass
 class PairResult:
     """One image/label pair and what the converter found.
@@ -161,7 +160,8 @@ def _ids_message(hist: np.ndarray, unknown_ids: np.ndarray) -> str:
     return shown + (', ...' if len(unknown) > 5 else '')
 
 
-def label_problems(result: PairResult, ids: np.ndarray,
+def label_problems(result: PairResult,
+                   ids: np.ndarray,
                    table: LabelTable = CITYSCAPES_TABLE) -> PairResult:
     """Set ``counts`` and any fault or warning about the ids of a label."""
     hist = np.bincount(ids.ravel(), minlength=256)
@@ -170,11 +170,13 @@ def label_problems(result: PairResult, ids: np.ndarray,
     share = hist[unknown].sum() / max(ids.size, 1)
     what = f'label {result.source}'
     if share > MAX_UNKNOWN_SHARE:
-        return dataclasses.replace(result, fault=(
-            f'{what}: {share:.1%} of its pixels hold ids outside the '
-            f'{table.name} table ({_ids_message(hist, unknown)}; expected '
-            f'{table.expected()}). Is it a label-id image (not train ids or '
-            'colours)? Replace it with the dataset\'s label-id PNG.'))
+        return dataclasses.replace(
+            result,
+            fault=
+            (f'{what}: {share:.1%} of its pixels hold ids outside the '
+             f'{table.name} table ({_ids_message(hist, unknown)}; expected '
+             f'{table.expected()}). Is it a label-id image (not train ids or '
+             'colours)? Replace it with the dataset\'s label-id PNG.'))
     warning = None
     if share > 0:
         warning = (f'{what}: {share:.2%} of its pixels hold ids outside the '
@@ -183,8 +185,7 @@ def label_problems(result: PairResult, ids: np.ndarray,
     elif result.expect_classes and not counts.any():
         warning = (f'{what} has no pixel of the {len(CLASSES)} classes: all '
                    'of it is ignored in training')
-    return dataclasses.replace(result, counts=counts.tolist(),
-                               warning=warning)
+    return dataclasses.replace(result, counts=counts.tolist(), warning=warning)
 
 
 def write_train_ids(train_ids: np.ndarray, out: str) -> None:
@@ -209,7 +210,9 @@ def _matches(path: str, train_ids: np.ndarray) -> Optional[bool]:
         return False  # unreadable: write it again
 
 
-def check_pair(result: PairResult, root: str, force: bool = False,
+def check_pair(result: PairResult,
+               root: str,
+               force: bool = False,
                write: bool = True,
                table: LabelTable = CITYSCAPES_TABLE) -> PairResult:
     """Decode a pair, check it, and write its train-id label if needed.
@@ -243,9 +246,11 @@ def check_pair(result: PairResult, root: str, force: bool = False,
         return dataclasses.replace(
             result, fault=f'unreadable label {result.source}: {error!r}')
     if ids.shape != (height, width):
-        return dataclasses.replace(result, fault=(
-            f'label {result.source} is {ids.shape[1]}x{ids.shape[0]} but its '
-            f'frame {result.frame} is {width}x{height}'))
+        return dataclasses.replace(
+            result,
+            fault=
+            (f'label {result.source} is {ids.shape[1]}x{ids.shape[0]} but its '
+             f'frame {result.frame} is {width}x{height}'))
     result = label_problems(result, ids, table)
     if result.fault is not None or not write:
         return result
@@ -255,5 +260,5 @@ def check_pair(result: PairResult, root: str, force: bool = False,
     if matches:
         return dataclasses.replace(result, up_to_date=True)
     write_train_ids(train_ids, out)
-    return dataclasses.replace(result, converted=True,
-                               replaced=matches is False)
+    return dataclasses.replace(
+        result, converted=True, replaced=matches is False)

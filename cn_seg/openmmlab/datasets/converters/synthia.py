@@ -52,7 +52,8 @@ SYNTHIA_TABLE = LabelTable('SYNTHIA', TRAIN_LABEL_IDS, KNOWN_LABEL_IDS,
 def find_pair(root: str, name: str) -> PairResult:
     """Frame ``name`` and its label, or what is missing."""
     pair = PairResult(
-        name, frame=osp.join(FRAMES, name + '.png'),
+        name,
+        frame=osp.join(FRAMES, name + '.png'),
         source=osp.join(LABELS, name + '.png'),
         label=osp.join(LABELS, name + TRAIN_ID_SUFFIX))
     if not osp.lexists(osp.join(root, pair.frame)):

@@ -10,7 +10,6 @@ from mmengine.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
 from cn_seg.structures import concat_ranges
-
 from .rare_class_sampling import (RareClassSampling, frame_class_counts,
                                   rcs_settings)
 
@@ -108,8 +107,8 @@ class DomainBalancedSampler(Sampler):
     def _check_quotas(quotas, ranges) -> List[int]:
         quotas = list(quotas)
         if len(quotas) != len(ranges) or not all(
-                isinstance(q, int) and q >= 0 for q in quotas) or sum(
-                    quotas) == 0:
+                isinstance(q, int) and q >= 0
+                for q in quotas) or sum(quotas) == 0:
             raise ValueError(
                 f'DomainBalancedSampler: samples_per_domain={quotas} must be '
                 f'{len(ranges)} non-negative ints (one per domain of the '
@@ -122,11 +121,12 @@ class DomainBalancedSampler(Sampler):
                     'data_root.')
         return quotas
 
-    def _rare_class_sampling(self, dataset, config
-                             ) -> List[Optional[RareClassSampling]]:
+    def _rare_class_sampling(self, dataset,
+                             config) -> List[Optional[RareClassSampling]]:
         """Each domain's RCS draw (None for shuffled passes)."""
-        names = list(getattr(dataset, 'domain_names', None) or
-                     [f'domain{k}' for k in range(len(self.domain_ranges))])
+        names = list(
+            getattr(dataset, 'domain_names', None)
+            or [f'domain{k}' for k in range(len(self.domain_ranges))])
         out: List[Optional[RareClassSampling]] = []
         for k, setting in enumerate(rcs_settings(config, names)):
             if setting is None or not self.samples_per_domain[k]:
@@ -141,12 +141,13 @@ class DomainBalancedSampler(Sampler):
             classes = dataset.datasets[k].metainfo['classes']
             print_log(
                 f"DomainBalancedSampler: rare-class sampling of domain "
-                f"'{names[k]}': " + ', '.join(
-                    f'{classes[c]} {p:.3f}'
-                    for c, p in zip(rcs.classes, rcs.probs)) +
+                f"'{names[k]}': " +
+                ', '.join(f'{classes[c]} {p:.3f}'
+                          for c, p in zip(rcs.classes, rcs.probs)) +
                 ('' if not rcs.dropped else '; never drawn (no frame with '
-                 'min_pixels of them): ' + ', '.join(
-                     classes[c] for c in rcs.dropped)), logger='current')
+                 'min_pixels of them): ' + ', '.join(classes[c]
+                                                     for c in rcs.dropped)),
+                logger='current')
             out.append(rcs)
         return out
 
@@ -171,8 +172,8 @@ class DomainBalancedSampler(Sampler):
         drawn = 0
         while True:
             in_step = drawn % step if step else 0
-            recent = set(order[max(len(order) - in_step, 0):]
-                         if in_step else [])
+            recent = set(order[max(len(order) -
+                                   in_step, 0):] if in_step else [])
             order = (rng.permutation(indices)
                      if self.shuffle else indices).tolist()
             if recent:
@@ -186,9 +187,8 @@ class DomainBalancedSampler(Sampler):
         quotas = self.samples_per_domain
         streams = [
             itertools.islice(
-                self._domain_stream(k, seed),
-                start * self.world_size * q, None)
-            for k, q in enumerate(quotas)
+                self._domain_stream(k, seed), start * self.world_size * q,
+                None) for k, q in enumerate(quotas)
         ]
         while True:
             batch: List[int] = []

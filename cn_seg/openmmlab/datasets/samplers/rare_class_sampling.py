@@ -27,8 +27,8 @@ _BLOCK = 1024
 
 
 def _converter(dataset) -> str:
-    tool = CONVERTERS.get(type(dataset).__name__,
-                          'tools/dataset_converters/<dataset>.py')
+    tool = CONVERTERS.get(
+        type(dataset).__name__, 'tools/dataset_converters/<dataset>.py')
     return f'python {tool} {dataset.data_root}'
 
 
@@ -94,7 +94,9 @@ class RareClassSampling:
             each of ``classes``.
     """
 
-    def __init__(self, counts: np.ndarray, temperature: float = 0.01,
+    def __init__(self,
+                 counts: np.ndarray,
+                 temperature: float = 0.01,
                  min_pixels: int = 3000):
         if not temperature > 0:
             raise ValueError('rare_class_sampling temperature must be > 0, '
@@ -107,15 +109,15 @@ class RareClassSampling:
         freq = total[present] / total.sum()
         logits = (1 - freq) / temperature
         probs = np.exp(logits - logits.max())
-        frames = [np.flatnonzero(counts[:, c] >= min_pixels)
-                  for c in present]
+        frames = [np.flatnonzero(counts[:, c] >= min_pixels) for c in present]
         keep = [i for i, f in enumerate(frames) if len(f)]
         if not keep:
             raise ValueError(
                 f'rare_class_sampling: no frame holds min_pixels='
                 f'{min_pixels} pixels of any class; lower min_pixels.')
-        self.dropped = [int(present[i]) for i in range(len(present))
-                        if i not in keep]
+        self.dropped = [
+            int(present[i]) for i in range(len(present)) if i not in keep
+        ]
         self.classes = present[keep]
         self.probs = probs[keep] / probs[keep].sum()
         self.frames = [frames[i] for i in keep]

@@ -5,7 +5,6 @@ from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
 from cn_seg.structures import fallback_domain_name
-
 from ..domain_tags import tag_domain
 
 
@@ -44,7 +43,8 @@ class SetDomain(BaseTransform):
             Default: None, ``domain{domain_idx}``.
     """
 
-    def __init__(self, domain_idx: int,
+    def __init__(self,
+                 domain_idx: int,
                  domain_name: Optional[str] = None) -> None:
         super().__init__()
         if not isinstance(domain_idx, int) or domain_idx < 0:

@@ -52,8 +52,8 @@ class AtomicCheckpointHook(CheckpointHook):
         if not (isinstance(self.file_backend, LocalBackend)
                 and is_main_process()):
             return
-        for path in glob.glob(osp.join(glob.escape(self.out_dir),
-                                       '*' + PARTIAL_SUFFIX)):
+        for path in glob.glob(
+                osp.join(glob.escape(self.out_dir), '*' + PARTIAL_SUFFIX)):
             os.remove(path)
             runner.logger.info(f'Removed {path}, a checkpoint that an '
                                'interrupted run did not finish writing.')
@@ -64,8 +64,8 @@ class AtomicCheckpointHook(CheckpointHook):
         outdated = []
         # As CheckpointHook, the ids to keep are updated before the save so
         # that the saved message hub lists the new checkpoint.
-        if self.max_keep_ckpts > 0 and not (
-                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
+                                            self.keep_ckpt_ids[-1] == step):
             if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
                 outdated.append(self.keep_ckpt_ids.popleft())
             self.keep_ckpt_ids.append(step)
@@ -87,8 +87,8 @@ class AtomicCheckpointHook(CheckpointHook):
         if not is_main_process():
             return
         _replace_synced(self.last_ckpt + PARTIAL_SUFFIX, self.last_ckpt)
-        _write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'),
-                           self.last_ckpt)
+        _write_text_atomic(
+            osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
         for old in outdated:
             path = self.file_backend.join_path(self.out_dir,
                                                self.filename_tmpl.format(old))

@@ -7,7 +7,6 @@ from mmengine.registry import HOOKS
 from torch import nn
 
 from cn_seg.models import ConsistentNorm, enable_domain_routing
-
 from ..bank_coverage import untrained_bank_warning, untrained_banks
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 

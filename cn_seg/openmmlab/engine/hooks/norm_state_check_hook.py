@@ -48,7 +48,6 @@ class NormStateCheckHook(Hook):
         check_model_state(model, state_dict, source=source)
         banks = untrained_banks(model, state_dict)
         if banks:
-            runner.logger.warning(
-                f'{source}: ' + untrained_bank_warning(
-                    banks, 'results with it come from a normalization with '
-                    'mean 0 and variance 1, not from a trained model'))
+            runner.logger.warning(f'{source}: ' + untrained_bank_warning(
+                banks, 'results with it come from a normalization with '
+                'mean 0 and variance 1, not from a trained model'))

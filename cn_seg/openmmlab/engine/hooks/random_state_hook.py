@@ -128,8 +128,8 @@ class RandomStateHook(Hook):
     def _restore(runner, state: dict) -> None:
         rank, world_size = get_dist_info()
         # The Runner's randomness settings (no public accessor).
-        shared_seed = not getattr(runner, '_randomness_cfg',
-                                  {}).get('diff_rank_seed', False)
+        shared_seed = not getattr(runner, '_randomness_cfg', {}).get(
+            'diff_rank_seed', False)
         if rank == 0:
             wanted = ('python', 'numpy', 'torch', 'cuda')
         elif shared_seed:
@@ -137,8 +137,10 @@ class RandomStateHook(Hook):
         else:
             wanted = ()
         restored = set_random_state(state, wanted)
-        missing = [name for name in ('python', 'numpy', 'torch', 'cuda')
-                   if name in state and name not in restored]
+        missing = [
+            name for name in ('python', 'numpy', 'torch', 'cuda')
+            if name in state and name not in restored
+        ]
         note = ''
         if 'cuda' not in state and torch.cuda.is_available():
             note = ' (the checkpoint holds no CUDA state)'
@@ -148,8 +150,8 @@ class RandomStateHook(Hook):
         level = logging.INFO
         if missing:
             level = logging.WARNING
-            why = ('the checkpoint holds rank 0\'s states' if rank else
-                   'CUDA is not available')
+            why = ('the checkpoint holds rank 0\'s states'
+                   if rank else 'CUDA is not available')
             message += (f' Not restored on rank {rank}: {", ".join(missing)} '
                         f'({why}); their draws after the resume differ from '
                         'the interrupted run.')

@@ -8,7 +8,6 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from cn_seg.models import adapt_bank
-
 from ..bank_checkpoint import save_bank_checkpoint
 
 #: The checkpoint meta key of the adaptations a checkpoint went through.
@@ -67,12 +66,11 @@ class TestTimeBankHook(Hook):
         self._adaptation = adapt_bank(model, self.bank, self.from_bank,
                                       self.momentum)
         runner.logger.info(
-            f'TestTimeBankHook: bank {self.bank} follows the test stream'
-            + ('' if self.from_bank is None else
-               f', starting from bank {self.from_bank}')
-            + ', momentum ' + ('None (cumulative average)'
-                               if self.momentum is None else
-                               str(self.momentum)) + '.')
+            f'TestTimeBankHook: bank {self.bank} follows the test stream' +
+            ('' if self.from_bank is
+             None else f', starting from bank {self.from_bank}') +
+            ', momentum ' + ('None (cumulative average)' if self.momentum is
+                             None else str(self.momentum)) + '.')
 
     def after_test(self, runner) -> None:
         """Stop adapting; write the checkpoint if ``out`` is set."""
@@ -80,10 +78,10 @@ class TestTimeBankHook(Hook):
         adaptation.close()
         runner.logger.info(
             f'TestTimeBankHook: bank {self.bank} adapted from '
-            f'{adaptation.num_batches} batches'
-            + (f'; layers that saw one value per channel kept their '
-               f'statistics for that batch: {adaptation.skipped}'
-               if adaptation.skipped else '') + '.')
+            f'{adaptation.num_batches} batches' +
+            (f'; layers that saw one value per channel kept their '
+             f'statistics for that batch: {adaptation.skipped}' if adaptation.
+             skipped else '') + '.')
         if self.out is None:
             return
         source = runner.cfg.get('load_from')
@@ -92,10 +90,13 @@ class TestTimeBankHook(Hook):
             from mmengine.runner.checkpoint import _load_checkpoint
             meta = _load_checkpoint(source, map_location='cpu').get('meta')
         save_bank_checkpoint(
-            adaptation.model, self.out, meta, META_KEY, dict(
-                checkpoint=osp.abspath(source) if source and osp.isfile(source)
-                else source, bank=self.bank,
-                from_bank=self.from_bank, momentum=self.momentum,
+            adaptation.model, self.out, meta, META_KEY,
+            dict(
+                checkpoint=osp.abspath(source)
+                if source and osp.isfile(source) else source,
+                bank=self.bank,
+                from_bank=self.from_bank,
+                momentum=self.momentum,
                 num_batches=adaptation.num_batches,
                 batch_size=runner.test_dataloader.batch_size,
                 skipped=dict(adaptation.skipped)))

@@ -9,7 +9,6 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import DATASETS, METRICS
 
 from cn_seg.structures import sample_domain_tags
-
 from .summaries import (check_class_subsets, check_domain_names,
                         check_mean_over_domains, check_subset_classes,
                         domain_mean, subset_summaries)
@@ -28,9 +27,10 @@ def dataset_class_subsets(dataset_type: str) -> Dict[str, List[str]]:
     subsets = getattr(cls, 'CLASS_SUBSETS', None)
     if subsets is None:
         raise ValueError(
-            f'MultiDomainIoUMetric class_subsets={dataset_type!r}: '
-            + ('no such dataset type is registered' if cls is None else
-               'that dataset ships no CLASS_SUBSETS') + "; give a dataset "
+            f'MultiDomainIoUMetric class_subsets={dataset_type!r}: ' +
+            ('no such dataset type is registered' if cls is
+             None else 'that dataset ships no CLASS_SUBSETS') +
+            "; give a dataset "
             "that does (e.g. 'SynthiaDataset') or a dict of subset name to "
             'class names.')
     return subsets
@@ -106,8 +106,8 @@ class MultiDomainIoUMetric(IoUMetric):
                  **kwargs) -> None:
         self.mean_over_domains = check_mean_over_domains(mean_over_domains)
         self.class_subsets = check_class_subsets(
-            dataset_class_subsets(class_subsets)
-            if isinstance(class_subsets, str) else class_subsets)
+            dataset_class_subsets(class_subsets) if isinstance(
+                class_subsets, str) else class_subsets)
         super().__init__(**kwargs)
 
     @property
@@ -163,19 +163,21 @@ class MultiDomainIoUMetric(IoUMetric):
             class_metrics = self.total_area_to_metrics(
                 *[sum(column) for column in zip(*areas)], self.metrics,
                 self.nan_to_num, self.beta)
-            summary = OrderedDict(
-                (key if key == 'aAcc' else f'm{key}',
-                 float(np.nanmean(value) * 100))
-                for key, value in class_metrics.items())
+            summary = OrderedDict((key if key == 'aAcc' else f'm{key}',
+                                   float(np.nanmean(value) * 100))
+                                  for key, value in class_metrics.items())
             summary.update(
                 subset_summaries(class_metrics, classes, self.class_subsets))
             summaries[name] = summary
             metrics.update(_rounded(name, summary))
             metrics.update(self._per_class(name, class_metrics))
         if self.mean_over_domains is not False:
-            metrics.update(_rounded(None, domain_mean(
-                summaries, None if self.mean_over_domains is True else
-                self.mean_over_domains)))
+            metrics.update(
+                _rounded(
+                    None,
+                    domain_mean(
+                        summaries, None if self.mean_over_domains is True else
+                        self.mean_over_domains)))
         return metrics
 
     def _per_class(self, name: str,
@@ -196,5 +198,5 @@ def _rounded(prefix: Optional[str],
              values: Mapping[str, float]) -> Dict[str, float]:
     """``values`` rounded as mmseg rounds, keys prefixed by ``prefix/``."""
     return OrderedDict(
-        (key if prefix is None else f'{prefix}/{key}',
-         round(float(value), 2)) for key, value in values.items())
+        (key if prefix is None else f'{prefix}/{key}', round(float(value), 2))
+        for key, value in values.items())

@@ -13,8 +13,8 @@ MEAN_PREFIX = 'mean'
 
 
 def check_class_subsets(
-        class_subsets: Optional[Mapping[str, Sequence[str]]]
-) -> Dict[str, List[str]]:
+    class_subsets: Optional[Mapping[str,
+                                    Sequence[str]]]) -> Dict[str, List[str]]:
     """Validate ``class_subsets`` (the class names are checked later).
 
     Args:
@@ -74,8 +74,8 @@ def check_subset_classes(subsets: Mapping[str, Sequence[str]],
 
 
 def check_mean_over_domains(
-        mean_over_domains: Union[bool, Sequence[str]]
-) -> Union[bool, List[str]]:
+        mean_over_domains: Union[bool,
+                                 Sequence[str]]) -> Union[bool, List[str]]:
     """Validate ``mean_over_domains`` (True, False or domain names).
 
     Raises:

@@ -59,8 +59,11 @@ class DomainWeightedLoss(DomainRouted, ReportsLossParts, nn.Module):
         return float(self.domain_weights[domain]) \
             if domain < len(self.domain_weights) else 1.0
 
-    def forward(self, cls_score: torch.Tensor, label: torch.Tensor,
-                weight: Optional[torch.Tensor] = None, **kwargs):
+    def forward(self,
+                cls_score: torch.Tensor,
+                label: torch.Tensor,
+                weight: Optional[torch.Tensor] = None,
+                **kwargs):
         """``sum_k lambda_k * loss(domain k's samples)``.
 
         The total and its per-domain terms go to the forward pass's
@@ -79,8 +82,7 @@ class DomainWeightedLoss(DomainRouted, ReportsLossParts, nn.Module):
         for k, _, _ in route.segments:
             sel = torch.tensor(route.samples_of(k), device=cls_score.device)
             term = self.loss(cls_score[sel], label[sel],
-                             None if weight is None else weight[sel],
-                             **kwargs)
+                             None if weight is None else weight[sel], **kwargs)
             name = route.names[k] if k < len(route.names) and \
                 route.names[k] else fallback_domain_name(k)
             terms[name] = self.weight_of(k) * term
