@@ -1,12 +1,11 @@
 """GTA5 ("Playing for Data", Richter et al., ECCV 2016) for mmseg."""
-from mmseg.datasets import BaseSegDataset, CityscapesDataset
 from mmseg.registry import DATASETS
 
-from .multi_domain_dataset import empty_dataset_error
+from .train_id_dataset import TrainIdDataset
 
 
 @DATASETS.register_module()
-class GTA5Dataset(BaseSegDataset):
+class GTA5Dataset(TrainIdDataset):
     """GTA5 frames with Cityscapes' 19 classes and palette.
 
     The official layout is ``images/00001.png`` and ``labels/00001.png``
@@ -24,23 +23,5 @@ class GTA5Dataset(BaseSegDataset):
         ...      data_prefix=dict(img_path='images', seg_map_path='labels'))
 
     Args:
-        img_suffix (str): Suffix of the frames. Default: '.png'.
-        seg_map_suffix (str): Suffix of the converted labels.
-            Default: '_labelTrainIds.png'.
-        **kwargs: Arguments of :class:`mmseg.datasets.BaseSegDataset`.
+        **kwargs: Arguments of :class:`TrainIdDataset`.
     """
-    METAINFO = CityscapesDataset.METAINFO
-
-    def __init__(self,
-                 img_suffix: str = '.png',
-                 seg_map_suffix: str = '_labelTrainIds.png',
-                 **kwargs) -> None:
-        super().__init__(
-            img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
-
-    def load_data_list(self) -> list:
-        """mmseg's data list, refusing an empty one by its list or folder."""
-        data_list = super().load_data_list()
-        if not data_list:
-            raise empty_dataset_error(self)
-        return data_list

@@ -1,13 +1,12 @@
 """SYNTHIA, RAND_CITYSCAPES (Ros et al., CVPR 2016) for mmseg."""
-from mmseg.datasets import BaseSegDataset, CityscapesDataset
 from mmseg.registry import DATASETS
 
-from .multi_domain_dataset import empty_dataset_error
 from .synthia_labels import CLASS_SUBSETS
+from .train_id_dataset import TrainIdDataset
 
 
 @DATASETS.register_module()
-class SynthiaDataset(BaseSegDataset):
+class SynthiaDataset(TrainIdDataset):
     """SYNTHIA frames with Cityscapes' 19 classes and palette.
 
     The official layout is ``RGB/0000000.png`` and ``GT/LABELS/0000000.png``;
@@ -30,25 +29,7 @@ class SynthiaDataset(BaseSegDataset):
         ...      data_prefix=dict(img_path='RGB', seg_map_path='GT/LABELS'))
 
     Args:
-        img_suffix (str): Suffix of the frames. Default: '.png'.
-        seg_map_suffix (str): Suffix of the converted labels.
-            Default: '_labelTrainIds.png'.
-        **kwargs: Arguments of :class:`mmseg.datasets.BaseSegDataset`.
+        **kwargs: Arguments of :class:`TrainIdDataset`.
     """
-    METAINFO = CityscapesDataset.METAINFO
     #: The named class subsets of the benchmark.
     CLASS_SUBSETS = CLASS_SUBSETS
-
-    def __init__(self,
-                 img_suffix: str = '.png',
-                 seg_map_suffix: str = '_labelTrainIds.png',
-                 **kwargs) -> None:
-        super().__init__(
-            img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
-
-    def load_data_list(self) -> list:
-        """mmseg's data list, refusing an empty one by its list or folder."""
-        data_list = super().load_data_list()
-        if not data_list:
-            raise empty_dataset_error(self)
-        return data_list

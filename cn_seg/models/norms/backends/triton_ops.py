@@ -7,15 +7,13 @@ composes them into a training step. Every op takes the plan's
 :class:`~triton_plan.PlanLimits` as ``limits`` (three ints). The ops exist
 only where triton imports (``triton`` is None otherwise).
 """
-import functools
 import struct
 from typing import List, Optional, Tuple
 
 import torch
 
 from .common import acc_dtype
-from .triton_plan import (CHANNELS_LAST, CONTIGUOUS, LaunchPlan, PlanLimits,
-                          plan, t_block)
+from .triton_plan import LaunchPlan, plan_of, t_block
 
 try:
     import triton
@@ -63,20 +61,10 @@ def _float32(value: float) -> float:
     return struct.unpack('f', struct.pack('f', value))[0]
 
 
-@functools.lru_cache(maxsize=16)
-def _sm_count(device: torch.device) -> int:
-    """Multiprocessors of ``device`` (1 for the CPU interpreter)."""
-    if device.type == 'cuda':
-        return torch.cuda.get_device_properties(device).multi_processor_count
-    return 1
-
-
-def _plan(x: torch.Tensor, strides, t: int, limits) -> LaunchPlan:
-    """The launch plan of ``x`` read as (N, C, S) with ``strides``."""
-    n, c = x.shape[:2]
-    s = x[0, 0].numel() if n and c else 0
-    layout = CONTIGUOUS if strides[2] == 1 else CHANNELS_LAST
-    return plan(n, c, s, layout, _sm_count(x.device), t, PlanLimits(*limits))
+def _chunking(p: LaunchPlan, t: int) -> Tuple[int, ...]:
+    """The partial kernels' chunk arguments: count, domains, chunk sizes."""
+    return (p.chunks, t, p.samples_per_chunk, p.positions_per_chunk,
+            p.s_chunks)
 
 
 if triton is not None:
@@ -97,7 +85,7 @@ if triton is not None:
         n, c = x.shape[:2]
         s = x[0, 0].numel() if n and c else 0
         t = num_domains
-        p = _plan(x, strides, t, limits)
+        p = plan_of(x, strides, t, limits)
         head = 3 * t * c + 2 * t
         stats = torch.empty(
             head + 3 * p.chunks * t * c,
@@ -115,11 +103,7 @@ if triton is not None:
             s,
             *strides,
             part,
-            p.chunks,
-            t,
-            p.samples_per_chunk,
-            p.positions_per_chunk,
-            p.s_chunks,
+            *_chunking(p, t),
             ACC=acc,
             T_BLOCK=rows,
             BLOCK_C=p.block_c,
@@ -166,7 +150,7 @@ if triton is not None:
         s = x[0, 0].numel() if n and c else 0
         _, y_strides = _layout(y)
         t = mean.shape[0]
-        p = _plan(x, strides, t, limits)
+        p = plan_of(x, strides, t, limits)
         if 0 in p.elementwise_grid:  # nothing to normalize
             if num_batches_tracked is not None and n:
                 num_batches_tracked.add_((samples
@@ -210,7 +194,7 @@ if triton is not None:
         n, c = x.shape[:2]
         s = x[0, 0].numel() if n and c else 0
         t = mean.shape[0]
-        p = _plan(x, x_strides, t, limits)
+        p = plan_of(x, x_strides, t, limits)
         size = mean.element_size()
         sums_bytes = t * 2 * c * size
         part_bytes = p.chunks * t * 2 * c * size
@@ -237,11 +221,7 @@ if triton is not None:
             s,
             mean,
             part,
-            p.chunks,
-            t,
-            p.samples_per_chunk,
-            p.positions_per_chunk,
-            p.s_chunks,
+            *_chunking(p, t),
             ACC=acc,
             T_BLOCK=rows,
             BLOCK_C=p.block_c,
@@ -275,7 +255,7 @@ if triton is not None:
         _, gx_strides = _layout(grad_x)
         n, c = x.shape[:2]
         s = x[0, 0].numel() if n and c else 0
-        p = _plan(x, x_strides, mean.shape[0], limits)
+        p = plan_of(x, x_strides, mean.shape[0], limits)
         if 0 in p.elementwise_grid:
             return grad_x
         _wrap(K.grad_input_kernel)[p.elementwise_grid](

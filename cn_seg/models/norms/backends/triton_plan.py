@@ -18,6 +18,8 @@ further would only add partials).
 import functools
 from typing import NamedTuple, Tuple
 
+import torch
+
 #: Layouts the kernels read in place.
 CONTIGUOUS = 'contiguous'
 CHANNELS_LAST = 'channels_last'
@@ -182,3 +184,20 @@ def plan(
 
 def _floor_power_of_2(v: int) -> int:
     return 1 << (max(v, 1).bit_length() - 1)
+
+
+@functools.lru_cache(maxsize=16)
+def sm_count(device: torch.device) -> int:
+    """Multiprocessors of ``device`` (1 for the CPU interpreter)."""
+    if device.type == 'cuda':
+        return torch.cuda.get_device_properties(device).multi_processor_count
+    return 1
+
+
+def plan_of(x: torch.Tensor, strides, t: int, limits) -> LaunchPlan:
+    """The launch plan of ``x`` read as (N, C, S) with ``strides`` on its
+    device; ``limits`` are :class:`PlanLimits`' three ints."""
+    n, c = x.shape[:2]
+    s = x[0, 0].numel() if n and c else 0
+    layout = CONTIGUOUS if strides[2] == 1 else CHANNELS_LAST
+    return plan(n, c, s, layout, sm_count(x.device), t, PlanLimits(*limits))

@@ -8,7 +8,8 @@ data.
 """
 import argparse
 import os
-from typing import Callable, Dict, List, Sequence
+import os.path as osp
+from typing import Dict, List, Sequence
 
 import numpy as np
 
@@ -46,9 +47,24 @@ def select_subset(names: Sequence[str], size: int, seed: int) -> List[str]:
     return [n for i, n in enumerate(names) if i in chosen]
 
 
+def find_pair(root: str, name: str, frames: str, labels: str) -> PairResult:
+    """Frame ``frames/name.png`` and its label in ``labels``, or what is
+    missing."""
+    pair = PairResult(
+        name,
+        frame=osp.join(frames, name + '.png'),
+        source=osp.join(labels, name + '.png'),
+        label=osp.join(labels, name + TRAIN_ID_SUFFIX))
+    if not osp.lexists(osp.join(root, pair.frame)):
+        pair.fault = f'no frame {pair.frame}'
+    elif not osp.lexists(osp.join(root, pair.source)):
+        pair.fault = f'no label {pair.source}'
+    return pair
+
+
 def convert_splits(root: str,
                    splits: Dict[str, List[str]],
-                   find_pair: Callable[[str, str], PairResult],
+                   folders: Sequence[str],
                    args: argparse.Namespace,
                    table: LabelTable = CITYSCAPES_TABLE) -> str:
     """Check and convert the pairs of ``splits``; write the lists.
@@ -57,8 +73,8 @@ def convert_splits(root: str,
         root (str): The data root.
         splits (dict[str, list[str]]): Split name to pair names; with
             ``args.subset`` only ``train`` is used.
-        find_pair (Callable): ``(root, name)`` to the pair's files, or what
-            is missing.
+        folders (Sequence[str]): The folders of the frames and of the
+            labels, relative to ``root``.
         args (argparse.Namespace): ``nproc``, ``force``, ``subset``,
             ``seed``.
         table (LabelTable): The label ids of the dataset.
@@ -69,7 +85,7 @@ def convert_splits(root: str,
     if args.subset is not None:
         splits = dict(train=splits['train'])
     names = list(dict.fromkeys(n for split in splits.values() for n in split))
-    pairs = [find_pair(root, name) for name in names]
+    pairs = [find_pair(root, name, *folders) for name in names]
     if args.subset is None:
         results = check_pairs(root, pairs, args, table=table)
     else:

@@ -23,11 +23,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .common import LayoutError, base_parser, check_layout, run_cli
-from .flat import (TRAIN_ID_SUFFIX, add_subset_args, convert_splits, png_names,
-                   select_subset)
-from .pairs import PairResult
+from .flat import add_subset_args, convert_splits, png_names, select_subset
 
-__all__ = ['convert', 'find_pair', 'read_splits', 'select_subset', 'main']
+__all__ = ['convert', 'read_splits', 'select_subset', 'main']
 
 
 def read_splits(root: str, names: Sequence[str]) -> Dict[str, List[str]]:
@@ -48,20 +46,6 @@ def read_splits(root: str, names: Sequence[str]) -> Dict[str, List[str]]:
     return splits
 
 
-def find_pair(root: str, name: str) -> PairResult:
-    """Frame ``name`` and its label, or what is missing."""
-    pair = PairResult(
-        name,
-        frame=osp.join('images', name + '.png'),
-        source=osp.join('labels', name + '.png'),
-        label=osp.join('labels', name + TRAIN_ID_SUFFIX))
-    if not osp.lexists(osp.join(root, pair.frame)):
-        pair.fault = f'no frame {pair.frame}'
-    elif not osp.lexists(osp.join(root, pair.source)):
-        pair.fault = f'no label {pair.source}'
-    return pair
-
-
 def convert(args: argparse.Namespace) -> str:
     """Run the conversion the command line asks for; return a summary."""
     root = args.data_root
@@ -71,7 +55,7 @@ def convert(args: argparse.Namespace) -> str:
     if not frames:
         raise LayoutError(f'{osp.join(root, "images")} holds no PNG frames.')
     splits = read_splits(root, sorted(set(frames) | set(labels)))
-    return convert_splits(root, splits, find_pair, args)
+    return convert_splits(root, splits, ['images', 'labels'], args)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

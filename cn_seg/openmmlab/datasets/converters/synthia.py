@@ -20,8 +20,8 @@ import numpy as np
 
 from ..synthia_labels import KNOWN_LABEL_IDS, TRAIN_LABEL_IDS
 from .common import LayoutError, base_parser, check_layout, run_cli
-from .flat import TRAIN_ID_SUFFIX, add_subset_args, convert_splits, png_names
-from .pairs import LabelTable, PairResult
+from .flat import add_subset_args, convert_splits, png_names
+from .pairs import LabelTable
 
 FRAMES, LABELS = 'RGB', osp.join('GT', 'LABELS')
 
@@ -49,20 +49,6 @@ SYNTHIA_TABLE = LabelTable('SYNTHIA', TRAIN_LABEL_IDS, KNOWN_LABEL_IDS,
                            read_synthia_ids)
 
 
-def find_pair(root: str, name: str) -> PairResult:
-    """Frame ``name`` and its label, or what is missing."""
-    pair = PairResult(
-        name,
-        frame=osp.join(FRAMES, name + '.png'),
-        source=osp.join(LABELS, name + '.png'),
-        label=osp.join(LABELS, name + TRAIN_ID_SUFFIX))
-    if not osp.lexists(osp.join(root, pair.frame)):
-        pair.fault = f'no frame {pair.frame}'
-    elif not osp.lexists(osp.join(root, pair.source)):
-        pair.fault = f'no label {pair.source}'
-    return pair
-
-
 def convert(args: argparse.Namespace) -> str:
     """Run the conversion the command line asks for; return a summary."""
     root = args.data_root
@@ -71,7 +57,7 @@ def convert(args: argparse.Namespace) -> str:
     if not frames:
         raise LayoutError(f'{osp.join(root, FRAMES)} holds no PNG frames.')
     names = sorted(set(frames) | set(png_names(osp.join(root, LABELS))))
-    return convert_splits(root, dict(train=names), find_pair, args,
+    return convert_splits(root, dict(train=names), [FRAMES, LABELS], args,
                           SYNTHIA_TABLE)
 
 
