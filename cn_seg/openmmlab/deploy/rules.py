@@ -18,6 +18,7 @@ from mmseg.registry import (DATA_SAMPLERS, DATASETS, HOOKS, METRICS, MODELS,
                             TRANSFORMS)
 
 from cn_seg.models import ConsistentNorm
+from cn_seg.models.norms import SharedStateConsistentNorm
 from ..datasets import MultiDomainDataset
 from ..datasets.transforms import SetDomain
 from ..models.losses import DomainWeightedLoss
@@ -73,6 +74,13 @@ def _plain_norm(cfg, cls, domain, path, rewrite) -> dict:
     if norm.get('type') == 'SyncBN':
         norm['type'] = 'BN'
     return norm
+
+
+def _shared_state_norm(cfg, cls, domain, path, rewrite) -> dict:
+    """The share_state ablation holds one plain BN's state: that BN."""
+    return _plain_norm(
+        dict(cfg, norm_cfg=cfg.get('norm_cfg', dict(type='BN'))), cls, domain,
+        path, rewrite)
 
 
 def _set_domain_bank(dataset: Any) -> Optional[int]:
@@ -159,6 +167,7 @@ def _plain_metric(cfg, cls, domain, path, rewrite) -> dict:
 # The first class along a type's MRO that is a key here gives its rule.
 RULES: Dict[type, Rule] = {
     ConsistentNorm: _plain_norm,
+    SharedStateConsistentNorm: _shared_state_norm,
     MultiDomainDataset: _multi_domain_dataset,
     ConcatDataset: _concat_dataset,
     SetDomain: _drop,
