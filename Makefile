@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PIP := $(PYTHON) -m pip
 DEPS := $(VENV)/.cn_seg-deps
 STAMP := $(VENV)/.cn_seg-installed
-PYTEST_ARGS ?= -q
+PYTEST_ARGS ?= -q --durations=20
 
 .PHONY: env test demo bench format clean-env
 
