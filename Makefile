@@ -7,7 +7,7 @@ DEPS := $(VENV)/.cn_seg-deps
 STAMP := $(VENV)/.cn_seg-installed
 PYTEST_ARGS ?= -q --durations=20
 
-.PHONY: env test demo bench format clean-env
+.PHONY: env test test-slow demo bench format clean-env
 
 env: $(STAMP)
 
@@ -34,7 +34,12 @@ $(STAMP): $(DEPS) setup.py $(wildcard cn_seg/csrc/*)
 # Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine
 # spinning threads made training steps about 5x slower.
 test: $(STAMP)
-	OMP_WAIT_POLICY=PASSIVE $(PYTHON) -m pytest tests $(PYTEST_ARGS)
+	OMP_WAIT_POLICY=PASSIVE $(PYTHON) -m pytest tests -m 'not slow' $(PYTEST_ARGS)
+
+# The tests marked slow (setup.cfg): benchmarks/gpu.sh --self-check runs every
+# part of the GPU script on the CPU (about 2 minutes).
+test-slow: $(STAMP)
+	OMP_WAIT_POLICY=PASSIVE $(PYTHON) -m pytest tests -m slow $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	bash tools/demo.sh
