@@ -208,18 +208,30 @@ def table(results: dict, rows, seeds) -> list:
     return format_table(header, cells).splitlines()
 
 
-def main(argv=None) -> None:
-    args = parse_args(argv)
+def start(script: str, argv, work_dir: str):
+    """An experiment's first step: its command line, its stages in
+    ``work_dir`` and the synthetic domains they generate and prepare.
+
+    Returns:
+        tuple: The command line (str), the :class:`Stages` and the data
+        folder.
+    """
     command = ' '.join(
         shlex.quote(a) for a in
-        ['python', osp.relpath(osp.abspath(__file__), os.getcwd())] +
+        ['python', osp.relpath(osp.abspath(script), os.getcwd())] +
         (sys.argv[1:] if argv is None else list(argv)))
-    where = describe_machine()
-    work_dir = osp.abspath(args.work_dir)
     stage = Stages(work_dir)
     data = osp.join(work_dir, 'data', 'synthetic')
     stage('data', osp.join(TOOLS, 'make_synthetic_domains.py'), '--out', data,
           '--prepare')
+    return command, stage, data
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    where = describe_machine()
+    work_dir = osp.abspath(args.work_dir)
+    command, stage, data = start(__file__, argv, work_dir)
     results = {
         seed: run_seed(stage, seed, args.max_iters, not args.no_bn)
         for seed in args.seeds

@@ -22,12 +22,13 @@ import argparse
 import json
 import os
 import os.path as osp
-import shlex
-import sys
 import time
 
 import numpy as np
-from calibrate_unlabeled import Stages, metrics  # the module beside this
+from calibrate_unlabeled import (
+    Stages,
+    metrics,  # the module beside this
+    start)
 
 from cn_seg_workbench.analysis.machine import describe_machine
 from cn_seg_workbench.analysis.markdown import format_table
@@ -133,16 +134,9 @@ def table(results: dict, seeds, domain: str, classes) -> list:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    command = ' '.join(
-        shlex.quote(a) for a in
-        ['python', osp.relpath(osp.abspath(__file__), os.getcwd())] +
-        (sys.argv[1:] if argv is None else list(argv)))
     where = describe_machine()
     work_dir = osp.abspath(args.work_dir)
-    stage = Stages(work_dir)
-    data = osp.join(work_dir, 'data', 'synthetic')
-    stage('data', osp.join(TOOLS, 'make_synthetic_domains.py'), '--out', data,
-          '--prepare')
+    command, stage, data = start(__file__, argv, work_dir)
     shares = class_shares(data)
     present = sorted(((c, s) for c, s in shares.items() if s > 0),
                      key=lambda item: item[1])
