@@ -20,7 +20,7 @@ import cn_seg  # noqa: F401
 from cn_seg.openmmlab.engine import build_model_to_load
 from ..processes import TOOLS
 from ..test_models.test_adapt_bank import reference
-from .test_calibrate_bank_tool import TOL32, _chdir, _sha
+from .test_calibrate_bank_tool import TOL32, _chdir, _sha, cn_checkpoint
 from .tiny_demo import make_data, tiny_config
 
 TOOL = runpy.run_path(osp.join(TOOLS, 'test.py'))
@@ -38,18 +38,7 @@ def run(tmp_path_factory):
         extra='test_dataloader = dict('
         'batch_size=2, num_workers=0, '
         'persistent_workers=False)\n')
-    with _chdir(root):
-        model = build_model_to_load(Config.fromfile(config))
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, cn_seg.ConsistentNorm):
-                m.weight.copy_(1 + 0.2 * torch.randn_like(m.weight))
-                m.bias.copy_(0.2 * torch.randn_like(m.bias))
-    checkpoint = root / 'cn.pth'
-    torch.save(
-        dict(meta=dict(seed=3), state_dict=model.state_dict()), checkpoint)
-    return root, config, str(checkpoint)
+    return root, config, cn_checkpoint(root, config)
 
 
 def test_adapted_bank_follows_the_stream_and_the_others_stay(run):

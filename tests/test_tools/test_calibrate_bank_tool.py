@@ -45,6 +45,11 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp('calibrate')
     make_data(root, num_train=5, num_val=1)
     config = tiny_config(root, 'cn.py')
+    return root, config, cn_checkpoint(root, config)
+
+
+def cn_checkpoint(root, config) -> str:
+    """A checkpoint of ``config``'s CN model whose banks differ (seed 0)."""
     with _chdir(root):
         model = build_model_to_load(Config.fromfile(config))
     torch.manual_seed(0)
@@ -56,7 +61,7 @@ def run(tmp_path_factory):
     checkpoint = root / 'cn.pth'
     torch.save(
         dict(meta=dict(seed=3), state_dict=model.state_dict()), checkpoint)
-    return root, config, str(checkpoint)
+    return str(checkpoint)
 
 
 @contextlib.contextmanager
