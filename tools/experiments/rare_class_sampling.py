@@ -25,10 +25,8 @@ import os.path as osp
 import time
 
 import numpy as np
-from calibrate_unlabeled import (
-    Stages,
-    metrics,  # the module beside this
-    start)
+# calibrate_unlabeled is the experiment module beside this script
+from calibrate_unlabeled import Stages, metrics, start
 
 from cn_seg_workbench.analysis.machine import describe_machine
 from cn_seg_workbench.analysis.markdown import format_table
